@@ -1,0 +1,246 @@
+"""One settings module: every knob comes from the environment.
+
+With nothing set, the farm runs on its embedded default: SQLite and kombu's
+filesystem broker under FARM_DATA_DIR, which needs nothing but Python and
+Chromium. Point DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis to
+run on real services.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DATA_DIR = Path(env.str("FARM_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _persisted_secret(filename: str, make: callable) -> str:
+    """A secret kept in the data folder, so the embedded default needs no set-up.
+
+    Production sets the matching environment variable instead.
+    """
+    path = DATA_DIR / filename
+    if not path.exists():
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
+    return Fernet.generate_key().decode()
+
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _persisted_secret(
+    "django-secret-key", lambda: secrets.token_urlsafe(50)
+)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# Credentials and cookies are encrypted with these Fernet keys. The first one
+# encrypts; all of them decrypt, so a new key can be put first and
+# `manage.py rotate_keys` re-encrypts everything under it.
+FARM_ENCRYPTION_KEYS = env.list("FARM_ENCRYPTION_KEYS", default=[]) or [
+    _persisted_secret("encryption-key", _new_fernet_key)
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "django_celery_beat",
+    "accounts",
+    "browsers",
+    "uploads",
+    "sandbox",
+    "monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'farm.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, workers and beat write at once: WAL lets readers run beside the
+    # writer, IMMEDIATE takes the write lock up front (no upgrade deadlocks)
+    # and the timeout makes writers queue instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_BUSY_TIMEOUT_SECONDS", default=30),
+    }
+    # Tests run workers in other processes, so the test database must be a file.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-farm.sqlite3")}
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env.str("FARM_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# Uploads: media is validated before a post is saved.
+FARM_MAX_MEDIA_BYTES = env.int("FARM_MAX_MEDIA_BYTES", default=256 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# --- REST API -------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Farm API",
+    "DESCRIPTION": "Queue posts, manage accounts and watch the queue of the publishing farm.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery ---------------------------------------------------------------
+BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    BROKER_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR),
+        "data_folder_out": str(BROKER_DIR),
+        "polling_interval": 0.2,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+REDIS_URL = env.str("REDIS_URL", default="")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="farm")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# Timing lives in the database; a message only says "do this now". Late acks
+# and a prefetch of one mean a killed worker's message goes back to the queue.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+FARM_DISPATCH_INTERVAL_SECONDS = env.float("FARM_DISPATCH_INTERVAL_SECONDS", default=5.0)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-posts": {
+        "task": "uploads.tasks.dispatch_due_posts",
+        "schedule": FARM_DISPATCH_INTERVAL_SECONDS,
+        "options": {"expires": max(FARM_DISPATCH_INTERVAL_SECONDS * 2, 5)},
+    },
+    "reset-daily-quotas": {
+        "task": "accounts.tasks.reset_daily_quotas",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+}
+
+# --- The farm's own knobs ---------------------------------------------------
+FARM_PUBLISH_SOFT_TIME_LIMIT = env.int("FARM_PUBLISH_SOFT_TIME_LIMIT", default=240)
+FARM_PUBLISH_TIME_LIMIT = env.int("FARM_PUBLISH_TIME_LIMIT", default=300)
+# A publish lease outlives the hard time limit, so a live worker never loses it.
+FARM_PUBLISH_LEASE_SECONDS = env.int("FARM_PUBLISH_LEASE_SECONDS", default=360)
+FARM_PROFILE_LEASE_SECONDS = env.int("FARM_PROFILE_LEASE_SECONDS", default=360)
+FARM_RETRY_BACKOFF_SECONDS = [
+    int(s) for s in env.list("FARM_RETRY_BACKOFF_SECONDS", default=["600", "1200", "2400"])
+]
+FARM_MAX_ATTEMPTS = env.int("FARM_MAX_ATTEMPTS", default=4)
+FARM_BROWSER_RETRY_SECONDS = env.int("FARM_BROWSER_RETRY_SECONDS", default=15)
+FARM_LOGIN_RETRY_SECONDS = env.int("FARM_LOGIN_RETRY_SECONDS", default=3600)
+FARM_DISPATCH_BATCH_ACCOUNTS = env.int("FARM_DISPATCH_BATCH_ACCOUNTS", default=200)
+# A queued post whose message may have been lost is sent again after this long.
+FARM_QUEUED_RESEND_SECONDS = env.int("FARM_QUEUED_RESEND_SECONDS", default=120)
+
+FARM_CHROMIUM_BINARY = env.str("FARM_CHROMIUM_BINARY", default="/usr/bin/chromium")
+FARM_CHROMEDRIVER_PATH = env.str("FARM_CHROMEDRIVER_PATH", default="/usr/bin/chromedriver")
+FARM_BROWSER_HEADLESS = env.bool("FARM_BROWSER_HEADLESS", default=True)
+FARM_BROWSER_POOL_SIZE = env.int("FARM_BROWSER_POOL_SIZE", default=2)
+FARM_BROWSER_IDLE_SECONDS = env.int("FARM_BROWSER_IDLE_SECONDS", default=30)
+FARM_BROWSER_PAGE_TIMEOUT = env.int("FARM_BROWSER_PAGE_TIMEOUT", default=30)
+FARM_PROFILES_DIR = DATA_DIR / "profiles"
+
+SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "selenium": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
+}
