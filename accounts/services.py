@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.models import Account, Membership, Platform, Workspace, validate_timezone
+
+
+def workspace_create(
+    *, name: str, slug: str, timezone_name: str = "UTC", max_accounts: int = 50
+) -> Workspace:
+    validate_timezone(timezone_name)
+    return Workspace.objects.create(
+        name=name, slug=slug, timezone=timezone_name, max_accounts=max_accounts
+    )
+
+
+def membership_add(
+    *, workspace: Workspace, user: AbstractBaseUser, role: str = Membership.Role.OPERATOR
+) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        workspace=workspace, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def account_create(
+    *,
+    workspace: Workspace,
+    platform: str,
+    handle: str,
+    credentials: dict[str, Any] | None = None,
+    daily_quota: int = 20,
+) -> Account:
+    if platform not in Platform.values:
+        raise ValidationError({"platform": f"Unknown platform {platform!r}."})
+    # Lock the workspace so two concurrent creations cannot both pass the cap.
+    workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
+    if workspace.accounts.count() >= workspace.max_accounts:
+        raise ValidationError(
+            {"workspace": f"The plan allows {workspace.max_accounts} accounts; all are in use."}
+        )
+    account = Account.objects.create(
+        workspace=workspace,
+        platform=platform,
+        handle=handle,
+        credentials=credentials,
+        daily_quota=daily_quota,
+    )
+    from browsers.services import profile_create
+
+    profile_create(account=account)
+    return account
+
+
+def _account_set_state(
+    *, account: Account, to: str, reason: str = "", only_from: list[str] | None = None
+) -> bool:
+    """Move an account to a state with one conditional UPDATE; True if it moved."""
+    rows = Account.objects.filter(pk=account.pk)
+    if only_from is not None:
+        rows = rows.filter(state__in=only_from)
+    changed = rows.update(state=to, state_reason=reason[:500], state_changed_at=timezone.now())
+    if changed:
+        account.state, account.state_reason = to, reason[:500]
+    return changed == 1
+
+
+def account_pause(*, account: Account, reason: str = "Paused by an operator.") -> bool:
+    return _account_set_state(
+        account=account,
+        to=Account.State.PAUSED,
+        reason=reason,
+        only_from=[Account.State.ACTIVE, Account.State.NEEDS_LOGIN],
+    )
+
+
+def account_resume(*, account: Account) -> bool:
+    return _account_set_state(
+        account=account,
+        to=Account.State.ACTIVE,
+        only_from=[Account.State.PAUSED, Account.State.NEEDS_LOGIN],
+    )
+
+
+def account_mark_needs_login(*, account: Account, reason: str) -> bool:
+    return _account_set_state(
+        account=account,
+        to=Account.State.NEEDS_LOGIN,
+        reason=reason,
+        only_from=[Account.State.ACTIVE],
+    )
+
+
+def account_disable(*, account: Account, reason: str) -> bool:
+    return _account_set_state(account=account, to=Account.State.DISABLED, reason=reason)
+
+
+def account_set_credentials(*, account: Account, credentials: dict[str, Any]) -> None:
+    Account.objects.filter(pk=account.pk).update(credentials=credentials)
+    account.credentials = credentials
+
+
+def account_set_cookies(*, account: Account, cookies: list[dict[str, Any]]) -> None:
+    Account.objects.filter(pk=account.pk).update(cookies=cookies)
+    account.cookies = cookies
+
+
+def account_record_success(*, account_id: int) -> None:
+    Account.objects.filter(pk=account_id).update(
+        last_posted_at=timezone.now(), consecutive_failures=0
+    )
+
+
+def account_record_failure(*, account_id: int, error_kind: str) -> None:
+    Account.objects.filter(pk=account_id).update(
+        last_error_at=timezone.now(),
+        last_error_kind=error_kind,
+        consecutive_failures=F("consecutive_failures") + 1,
+    )
+
+
+def accounts_reset_daily_quotas() -> int:
+    """Zero the quota of every account whose workspace has started a new day.
+
+    Idempotent: an account already reset for its workspace's local date is
+    left alone, so beat may run this as often as it likes.
+    """
+    reset = 0
+    now = timezone.now()
+    for workspace in Workspace.objects.all():
+        today = workspace.local_date(now)
+        reset += (
+            Account.objects.filter(workspace=workspace)
+            .filter(Q(quota_date__lt=today) | Q(quota_date__isnull=True))
+            .update(quota_used=0, quota_date=today)
+        )
+    return reset

@@ -1,0 +1,259 @@
+"""The dispatcher: moves due posts to `queued` within every limit, and sends one message each.
+
+Run by beat every few seconds. Each pass locks a chunk of accounts
+(`SKIP LOCKED`, so concurrent dispatchers share the work instead of
+waiting), counts each account's dispatches in the trailing hour and day,
+and queues as many of its due posts as the limits allow, highest priority
+first. Messages go out only after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
+from django.utils import timezone
+
+from accounts.models import Account
+from uploads.models import DISPATCHABLE, Post, PostAttempt, PostStatus, RateLimitRule
+
+logger = logging.getLogger(__name__)
+
+# Used when a platform has no rule for "post": cautious, but not blocking.
+FALLBACK_RULE = RateLimitRule(platform="", per_hour=5, per_day=20, min_interval_seconds=0)
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_hour: int
+    per_day: int
+    min_interval_seconds: int
+
+    @classmethod
+    def for_account(cls, account: Account, rule: RateLimitRule) -> Limits:
+        def pick(override: int | None, default: int) -> int:
+            return default if override is None else override
+
+        return cls(
+            per_hour=pick(account.per_hour_override, rule.per_hour),
+            per_day=pick(account.per_day_override, rule.per_day),
+            min_interval_seconds=pick(account.min_interval_override, rule.min_interval_seconds),
+        )
+
+
+@dataclass(frozen=True)
+class Usage:
+    last_hour: int = 0
+    last_day: int = 0
+    last_dispatch: datetime | None = None
+
+
+def allowance(*, account: Account, limits: Limits, usage: Usage, now: datetime) -> int:
+    """How many more posts this account may send right now."""
+    today = account.workspace.local_date(now)
+    free = min(
+        limits.per_hour - usage.last_hour,
+        limits.per_day - usage.last_day,
+        account.daily_quota - account.quota_used_on(today),
+    )
+    if limits.min_interval_seconds:
+        since = (now - usage.last_dispatch).total_seconds() if usage.last_dispatch else None
+        if since is not None and since < limits.min_interval_seconds:
+            return 0
+        free = min(free, 1)
+    return max(free, 0)
+
+
+def due_posts(now: datetime) -> QuerySet[Post]:
+    return Post.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        status__in=DISPATCHABLE,
+        scheduled_for__lte=now,
+    )
+
+
+def _usage_by_account(account_ids: Sequence[int], now: datetime) -> dict[int, Usage]:
+    rows = (
+        PostAttempt.objects.filter(
+            account_id__in=account_ids, dispatched_at__gt=now - timedelta(days=1)
+        )
+        .values("account_id")
+        .annotate(
+            last_day=Count("id"),
+            last_hour=Count("id", filter=Q(dispatched_at__gt=now - timedelta(hours=1))),
+            last_dispatch=Max("dispatched_at"),
+        )
+    )
+    return {
+        row["account_id"]: Usage(row["last_hour"], row["last_day"], row["last_dispatch"])
+        for row in rows
+    }
+
+
+def _ranked_due_posts(account_ids: Sequence[int], now: datetime, most: int) -> dict[int, list[int]]:
+    """Each account's due post ids, best first, at most `most` per account."""
+    ranked = (
+        due_posts(now)
+        .filter(account_id__in=account_ids)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("account_id")],
+                order_by=[
+                    F("priority").desc(),
+                    F("scheduled_for").asc(),
+                    F("created_at").asc(),
+                    F("id").asc(),
+                ],
+            )
+        )
+        .filter(rank__lte=most)
+        .values_list("account_id", "id", "rank")
+    )
+    by_account: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for account_id, post_id, rank in ranked:
+        by_account[account_id].append((rank, post_id))
+    return {a: [pid for _, pid in sorted(rows)] for a, rows in by_account.items()}
+
+
+def _queue_posts(post_ids: Sequence[int], now: datetime) -> list[tuple[int, int]]:
+    """Conditionally move posts to `queued`; return (id, dispatch number) of those that moved.
+
+    One UPDATE … RETURNING for the whole chunk: a post cancelled a moment ago
+    no longer matches and is simply not returned.
+    """
+    if not post_ids:
+        return []
+    table = connection.ops.quote_name(Post._meta.db_table)
+    id_marks = ", ".join(["%s"] * len(post_ids))
+    state_marks = ", ".join(["%s"] * len(DISPATCHABLE))
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    sql = (
+        f"UPDATE {table} SET status = %s, queued_at = %s, updated_at = %s, "
+        f"dispatch_count = dispatch_count + 1 "
+        f"WHERE id IN ({id_marks}) AND status IN ({state_marks}) "
+        f"RETURNING id, dispatch_count"
+    )
+    params = [PostStatus.QUEUED, stamp, stamp, *post_ids, *DISPATCHABLE]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+def _dispatch_chunk(account_ids: Sequence[int], now: datetime) -> list[int]:
+    rules = {rule.platform: rule for rule in RateLimitRule.objects.filter(action="post")}
+    with transaction.atomic():
+        accounts = list(
+            Account.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("workspace")
+            .filter(pk__in=account_ids, state=Account.State.ACTIVE)
+        )
+        if not accounts:
+            return []
+        usage = _usage_by_account([a.pk for a in accounts], now)
+        budgets = {
+            account.pk: allowance(
+                account=account,
+                limits=Limits.for_account(account, rules.get(account.platform, FALLBACK_RULE)),
+                usage=usage.get(account.pk, Usage()),
+                now=now,
+            )
+            for account in accounts
+        }
+        budgets = {pk: n for pk, n in budgets.items() if n > 0}
+        if not budgets:
+            return []
+        ranked = _ranked_due_posts(list(budgets), now, max(budgets.values()))
+        chosen: list[int] = []
+        post_account: dict[int, int] = {}
+        for account_id, post_ids in ranked.items():
+            for post_id in post_ids[: budgets[account_id]]:
+                chosen.append(post_id)
+                post_account[post_id] = account_id
+        queued = _queue_posts(chosen, now)
+        PostAttempt.objects.bulk_create(
+            [
+                PostAttempt(
+                    post_id=post_id,
+                    account_id=post_account[post_id],
+                    number=number,
+                    dispatched_at=now,
+                )
+                for post_id, number in queued
+            ],
+            batch_size=1000,
+        )
+        sent_per_account: dict[int, int] = defaultdict(int)
+        for post_id, _ in queued:
+            sent_per_account[post_account[post_id]] += 1
+        touched = []
+        for account in accounts:
+            if sent_per_account.get(account.pk):
+                today = account.workspace.local_date(now)
+                account.quota_used = account.quota_used_on(today) + sent_per_account[account.pk]
+                account.quota_date = today
+                touched.append(account)
+        Account.objects.bulk_update(touched, ["quota_used", "quota_date"], batch_size=500)
+        post_ids = [post_id for post_id, _ in queued]
+        transaction.on_commit(lambda: publish_messages_send(post_ids))
+    return post_ids
+
+
+def publish_messages_send(post_ids: Iterable[int]) -> None:
+    """One "publish post N now" message per post, over one broker connection."""
+    from uploads.tasks import publish_post
+
+    post_ids = list(post_ids)
+    if not post_ids:
+        return
+    with publish_post.app.producer_or_acquire() as producer:
+        for post_id in post_ids:
+            publish_post.apply_async((post_id,), producer=producer)
+
+
+def posts_dispatch(*, now: datetime | None = None, chunk_accounts: int | None = None) -> int:
+    """One dispatcher pass; returns how many posts it queued."""
+    now = now or timezone.now()
+    chunk = chunk_accounts or settings.FARM_DISPATCH_BATCH_ACCOUNTS
+    account_ids = list(
+        due_posts(now)
+        .filter(account__state=Account.State.ACTIVE)
+        .order_by()
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    queued = 0
+    for start in range(0, len(account_ids), chunk):
+        queued += len(_dispatch_chunk(account_ids[start : start + chunk], now))
+    return queued
+
+
+def queued_posts_resend(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Send again the message of posts queued for too long (a lost message, a busy profile).
+
+    Harmless when the first message is still on its way: the worker's claim
+    is a conditional UPDATE, so only one of the two messages does anything.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.FARM_QUEUED_RESEND_SECONDS)
+    stale = list(
+        Post.objects.filter(status=PostStatus.QUEUED, queued_at__lt=cutoff)
+        .order_by("queued_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    resent = [
+        post_id
+        for post_id in stale
+        if Post.objects.filter(pk=post_id, status=PostStatus.QUEUED, queued_at__lt=cutoff).update(
+            queued_at=now
+        )
+    ]
+    publish_messages_send(resent)
+    return len(resent)

@@ -1,0 +1,178 @@
+"""The sandbox platform's publisher: its web form for posting, its JSON list for verifying."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from selenium.common.exceptions import (
+    InvalidSessionIdException,
+    NoSuchElementException,
+    TimeoutException,
+    WebDriverException,
+)
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from uploads.publishers import register
+from uploads.publishers.base import (
+    BrowserBrokeError,
+    ContentRejectedError,
+    LoginRequiredError,
+    Publisher,
+    PublishResult,
+    RateLimitedError,
+    TransientError,
+    VerifyResult,
+)
+
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+
+    from accounts.models import Account
+    from uploads.models import Post
+
+# Every answer page of the sandbox carries exactly one of these markers.
+OUTCOME_MARKERS = (
+    "post-published",
+    "rate-limited",
+    "server-error",
+    "rejected",
+    "login-challenge",
+    "login-error",
+    "upload-submit",
+    "login-submit",
+)
+_BROWSER_GONE = (InvalidSessionIdException,)
+
+
+def _testid(name: str) -> tuple[str, str]:
+    return By.CSS_SELECTOR, f'[data-testid="{name}"]'
+
+
+def _base_url() -> str:
+    return settings.SANDBOX_BASE_URL.rstrip("/")
+
+
+@register
+class SandboxPublisher(Publisher):
+    platform = "sandbox"
+    caption_max_length = 2200
+    wait_seconds = 20.0
+
+    def publish(self, *, driver: WebDriver, post: Post, account: Account) -> PublishResult:
+        try:
+            return self._publish(driver, post, account)
+        except _BROWSER_GONE as exc:
+            raise BrowserBrokeError(f"browser session lost: {exc.__class__.__name__}") from exc
+        except TimeoutException as exc:
+            raise TransientError("the sandbox did not answer in time") from exc
+        except WebDriverException as exc:
+            if "chrome not reachable" in str(exc).lower() or "disconnected" in str(exc).lower():
+                raise BrowserBrokeError("browser not reachable") from exc
+            raise TransientError(f"browser error: {exc.msg or exc.__class__.__name__}") from exc
+
+    def _publish(self, driver: WebDriver, post: Post, account: Account) -> PublishResult:
+        driver.get(f"{_base_url()}/sandbox/upload/")
+        marker = self._current_marker(driver)
+        if marker == "login-submit":
+            self._log_in(driver, account)
+            marker = self._current_marker(driver)
+        if marker != "upload-submit":
+            self._raise_for(driver, marker)
+
+        form_values = {
+            "upload-title": post.title,
+            "upload-caption": post.caption,
+            "upload-publish-token": str(post.publish_token),
+        }
+        for testid, value in form_values.items():
+            element = driver.find_element(*_testid(testid))
+            # Set by script: ChromeDriver cannot type characters outside the BMP (emoji).
+            driver.execute_script("arguments[0].value = arguments[1];", element, value)
+        if post.media:
+            driver.find_element(*_testid("upload-media")).send_keys(post.media.path)
+
+        submit = driver.find_element(*_testid("upload-submit"))
+        submit.click()
+        WebDriverWait(driver, self.wait_seconds).until(ec.staleness_of(submit))
+        marker = self._current_marker(driver)
+        if marker != "post-published":
+            self._raise_for(driver, marker)
+        published = driver.find_element(*_testid("post-published"))
+        if published.get_attribute("data-publish-token") != str(post.publish_token):
+            raise TransientError("the sandbox showed a post with another publish token")
+        post_id = published.get_attribute("data-post-id") or ""
+        return PublishResult(platform_post_id=post_id, url=driver.current_url)
+
+    def _log_in(self, driver: WebDriver, account: Account) -> None:
+        credentials = account.credentials or {}
+        if not credentials.get("password"):
+            raise LoginRequiredError("no password is stored for this account")
+        driver.find_element(*_testid("login-handle")).send_keys(
+            credentials.get("username") or account.handle
+        )
+        driver.find_element(*_testid("login-password")).send_keys(credentials["password"])
+        submit = driver.find_element(*_testid("login-submit"))
+        submit.click()
+        WebDriverWait(driver, self.wait_seconds).until(ec.staleness_of(submit))
+        from accounts.services import account_set_cookies
+
+        # Kept encrypted so a browser on another host can start logged in.
+        account_set_cookies(account=account, cookies=driver.get_cookies())
+
+    def _current_marker(self, driver: WebDriver) -> str | None:
+        WebDriverWait(driver, self.wait_seconds).until(
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
+        for marker in OUTCOME_MARKERS:
+            if driver.find_elements(*_testid(marker)):
+                return marker
+        return None
+
+    def _raise_for(self, driver: WebDriver, marker: str | None) -> None:
+        if marker == "rate-limited":
+            element = driver.find_element(*_testid("rate-limited"))
+            raw = element.get_attribute("data-retry-after") or ""
+            seconds = int(raw) if raw.isdigit() else None
+            raise RateLimitedError(element.text.strip()[:300], retry_after_seconds=seconds)
+        if marker == "server-error":
+            raise TransientError("the sandbox answered with a server error")
+        if marker == "rejected":
+            element = driver.find_element(*_testid("rejected"))
+            reason = element.get_attribute("data-reason") or element.text
+            raise ContentRejectedError(reason.strip()[:500] or "rejected without a reason")
+        if marker == "login-challenge":
+            raise LoginRequiredError("the sandbox asks to confirm it is you (login challenge)")
+        if marker in ("login-error", "login-submit"):
+            raise LoginRequiredError("the sandbox refused the stored credentials")
+        try:
+            title = driver.title
+        except NoSuchElementException:
+            title = ""
+        raise TransientError(f"unrecognised page from the sandbox (title {title[:80]!r})")
+
+    def verify(self, *, post: Post, account: Account) -> VerifyResult:
+        query = urllib.parse.urlencode({"token": str(post.publish_token)})
+        handle = urllib.parse.quote(account.handle)
+        url = f"{_base_url()}/sandbox/@{handle}/posts.json?{query}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                payload = json.load(response)
+        except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+            raise TransientError(f"could not verify on the sandbox: {exc}") from exc
+        posts = payload.get("posts", [])
+        if not posts:
+            return VerifyResult(found=False)
+        first = posts[-1]
+        return VerifyResult(
+            found=True,
+            platform_post_id=str(first.get("id", "")),
+            url=f"{_base_url()}/sandbox/posts/{first.get('id')}/",
+            copies=len(posts),
+        )

@@ -1,0 +1,177 @@
+"""Writes on posts: create, cancel, requeue, and the state transitions.
+
+Every transition is one conditional UPDATE that names the state it leaves;
+it counts only when exactly one row changed, so two actors can never both
+move the same post.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Account, Workspace
+from uploads.models import DISPATCHABLE, Campaign, Post, PostStatus
+from uploads.validation import aware_schedule, post_errors
+
+BULK_MAX_ROWS = 1000
+
+
+def post_transition(*, post_id: int, from_: str | tuple[str, ...], to: str, **fields: Any) -> bool:
+    """Move a post from one state (or any of several) to another; True if it moved."""
+    sources = (from_,) if isinstance(from_, str) else tuple(from_)
+    return (
+        Post.objects.filter(pk=post_id, status__in=sources).update(
+            status=to, updated_at=timezone.now(), **fields
+        )
+        == 1
+    )
+
+
+def post_create(
+    *,
+    workspace: Workspace,
+    account: Account | None,
+    title: str,
+    caption: str = "",
+    kind: str = Post.Kind.TEXT,
+    media: UploadedFile | None = None,
+    priority: int = 5,
+    scheduled_for: datetime | None = None,
+    schedule_timezone: str | None = None,
+    campaign: Campaign | None = None,
+    max_attempts: int | None = None,
+) -> Post:
+    errors = post_errors(
+        workspace=workspace,
+        account=account,
+        kind=kind,
+        title=title,
+        caption=caption,
+        media=media,
+        scheduled_for=scheduled_for,
+        schedule_timezone=schedule_timezone,
+        priority=priority,
+    )
+    if campaign is not None and campaign.workspace_id != workspace.pk:
+        errors["campaign"] = ["No such campaign in this workspace."]
+    if errors:
+        raise ValidationError(errors)
+    return Post.objects.create(
+        workspace=workspace,
+        account=account,
+        campaign=campaign,
+        kind=kind,
+        title=title,
+        caption=caption,
+        media=media or "",
+        priority=priority,
+        scheduled_for=aware_schedule(scheduled_for, schedule_timezone),
+        max_attempts=max_attempts or settings.FARM_MAX_ATTEMPTS,
+    )
+
+
+@dataclass
+class BulkResult:
+    posts: list[Post] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+
+class BulkValidationError(Exception):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} rows have errors; nothing was saved.")
+        self.errors = errors
+
+
+def posts_bulk_create(*, workspace: Workspace, rows: list[dict[str, Any]]) -> list[Post]:
+    """Create text posts from rows, all or nothing; errors name each bad row."""
+    if not rows:
+        raise BulkValidationError([{"row": None, "errors": {"posts": ["No rows given."]}}])
+    if len(rows) > BULK_MAX_ROWS:
+        raise BulkValidationError(
+            [{"row": None, "errors": {"posts": [f"At most {BULK_MAX_ROWS} rows a call."]}}]
+        )
+    account_ids = {row.get("account") for row in rows}
+    accounts = Account.objects.filter(
+        workspace=workspace, pk__in=[a for a in account_ids if isinstance(a, int)]
+    ).in_bulk()
+    campaign_ids = {row.get("campaign") for row in rows if row.get("campaign") is not None}
+    campaigns = Campaign.objects.filter(
+        workspace=workspace, pk__in=[c for c in campaign_ids if isinstance(c, int)]
+    ).in_bulk()
+    errors: list[dict[str, Any]] = []
+    prepared: list[Post] = []
+    for index, row in enumerate(rows):
+        account = accounts.get(row.get("account"))
+        row_errors = post_errors(
+            workspace=workspace,
+            account=account,
+            kind=row.get("kind", Post.Kind.TEXT),
+            title=row.get("title", ""),
+            caption=row.get("caption", ""),
+            scheduled_for=row.get("scheduled_for"),
+            schedule_timezone=row.get("timezone"),
+            priority=row.get("priority", 5),
+        )
+        campaign = None
+        if row.get("campaign") is not None:
+            campaign = campaigns.get(row["campaign"])
+            if campaign is None:
+                row_errors["campaign"] = ["No such campaign in this workspace."]
+        if row_errors:
+            errors.append({"row": index, "errors": row_errors})
+            continue
+        prepared.append(
+            Post(
+                workspace=workspace,
+                account=account,
+                campaign=campaign,
+                kind=row.get("kind", Post.Kind.TEXT),
+                title=row["title"],
+                caption=row.get("caption", ""),
+                priority=row.get("priority", 5),
+                scheduled_for=aware_schedule(row.get("scheduled_for"), row.get("timezone")),
+                max_attempts=settings.FARM_MAX_ATTEMPTS,
+            )
+        )
+    if errors:
+        raise BulkValidationError(errors)
+    with transaction.atomic():
+        return Post.objects.bulk_create(prepared, batch_size=500)
+
+
+def post_cancel(*, post: Post) -> bool:
+    """Cancel a post that no worker has started on."""
+    moved = post_transition(
+        post_id=post.pk,
+        from_=(*DISPATCHABLE, PostStatus.QUEUED),
+        to=PostStatus.CANCELLED,
+        lease_holder="",
+        lease_until=None,
+    )
+    if moved:
+        post.status = PostStatus.CANCELLED
+    return moved
+
+
+def post_requeue(*, post: Post) -> bool:
+    """Give a dead, failed or cancelled post a fresh set of attempts."""
+    moved = post_transition(
+        post_id=post.pk,
+        from_=(PostStatus.DEAD, PostStatus.FAILED, PostStatus.CANCELLED),
+        to=PostStatus.SCHEDULED,
+        attempts_count=0,
+        next_attempt_at=None,
+        scheduled_for=timezone.now(),
+        last_error="",
+    )
+    if moved:
+        post.status = PostStatus.SCHEDULED
+    return moved
