@@ -1,0 +1,78 @@
+"""Fixtures shared by every test: workspaces, accounts, users and API clients."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from accounts.models import Account, Membership, Workspace
+from accounts.services import account_create, membership_add, workspace_create
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_workspace(db: None) -> Callable[..., Workspace]:
+    def make(**fields: object) -> Workspace:
+        n = next(_counter)
+        return workspace_create(
+            name=str(fields.pop("name", f"Workspace {n}")),
+            slug=str(fields.pop("slug", f"workspace-{n}")),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    return make
+
+
+@pytest.fixture
+def workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
+    return make_workspace(name="Acme", slug="acme")
+
+
+@pytest.fixture
+def make_account(db: None) -> Callable[..., Account]:
+    def make(workspace: Workspace, **fields: object) -> Account:
+        n = next(_counter)
+        fields.setdefault("platform", "sandbox")
+        fields.setdefault("handle", f"user{n}")
+        fields.setdefault("credentials", {"username": fields["handle"], "password": "pw-secret-1"})
+        return account_create(workspace=workspace, **fields)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def account(workspace: Workspace, make_account: Callable[..., Account]) -> Account:
+    return make_account(workspace)
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., object]:
+    def make(workspace: Workspace | None = None, role: str = Membership.Role.OPERATOR) -> object:
+        n = next(_counter)
+        user = get_user_model().objects.create_user(username=f"user{n}", password="pw-123456")
+        if workspace is not None:
+            membership_add(workspace=workspace, user=user, role=role)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(make_user: Callable[..., object]) -> Callable[[Workspace], APIClient]:
+    """An API client authenticated by token as a member of the given workspace."""
+
+    def make(workspace: Workspace, role: str = Membership.Role.OPERATOR) -> APIClient:
+        user = make_user(workspace, role)
+        token, _ = Token.objects.get_or_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client.user = user  # type: ignore[attr-defined]
+        return client
+
+    return make
