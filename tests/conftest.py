@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -76,3 +78,33 @@ def api_client_for(make_user: Callable[..., object]) -> Callable[[Workspace], AP
         return client
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_celery_queue() -> Iterator[str]:
+    """Each test process sends its publish messages to a queue of its own, purged at the end."""
+    from config.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    previous = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    yield queue
+    app.conf.task_default_queue = previous
+    with contextlib.suppress(Exception), app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
+
+
+def broker_queue_size(queue: str | None = None) -> int:
+    """How many messages wait in a queue of the real broker."""
+    from config.celery import app
+
+    name = queue or app.conf.task_default_queue
+    with app.connection_for_write() as conn:
+        return conn.default_channel.queue_declare(queue=name, passive=False).message_count
+
+
+def broker_queue_purge(queue: str | None = None) -> None:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue or app.conf.task_default_queue)

@@ -1,0 +1,208 @@
+"""Real browsers, real workers: Chromium drives the sandbox served by a live server.
+
+Celery workers run as separate processes against the same test database and
+broker, exactly as in production; only the platform is the sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from pytest_django.fixtures import Settings
+
+from accounts.models import Account, Workspace
+from browsers.pool import DriverPool
+from config.celery import app as celery_app
+from sandbox.models import SandboxAccount
+from sandbox.services import sandbox_account_create
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _chromium_installed() -> None:
+    missing = [
+        path
+        for path in (settings.FARM_CHROMIUM_BINARY, settings.FARM_CHROMEDRIVER_PATH)
+        if not shutil.which(path)
+    ]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(`make setup` does it when run as root)."
+        )
+
+
+@pytest.fixture
+def sandbox(live_server: object, settings: Settings) -> str:
+    """The sandbox's base URL, and the farm pointed at it."""
+    settings.SANDBOX_BASE_URL = live_server.url  # type: ignore[attr-defined]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return live_server.url  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def sandbox_account(
+    transactional_db: None, make_account: Callable[..., Account]
+) -> Callable[..., tuple[Account, SandboxAccount]]:
+    """A farm account and its twin on the sandbox, with optional faults switched on."""
+
+    def make(workspace: Workspace, handle: str, **faults: object) -> tuple[Account, SandboxAccount]:
+        password = f"pw-{handle}-secret"
+        account = make_account(
+            workspace, handle=handle, credentials={"username": handle, "password": password}
+        )
+        remote = sandbox_account_create(handle=handle, password=password, **faults)
+        return account, remote
+
+    return make
+
+
+@pytest.fixture
+def pool() -> Iterator[DriverPool]:
+    pool = DriverPool(size=2, idle_seconds=60)
+    yield pool
+    pool.close_all()
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = quote(db.get("USER") or "")
+    password = quote(db.get("PASSWORD") or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+def farm_env(base_url: str, **extra: str) -> dict[str, str]:
+    """The environment a farm process needs to share this test's database, broker and sandbox."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": celery_app.conf.task_default_queue,
+        "FARM_DATA_DIR": str(settings.DATA_DIR),
+        "FARM_ENCRYPTION_KEYS": ",".join(settings.FARM_ENCRYPTION_KEYS),
+        "SANDBOX_BASE_URL": base_url,
+        "FARM_BROWSER_IDLE_SECONDS": "5",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update(extra)
+    return env
+
+
+class FarmProcesses:
+    def __init__(self, base_url: str, log_dir: Path) -> None:
+        self.base_url = base_url
+        self.log_dir = log_dir
+        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start_worker(self, *, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
+        name = f"w{len(self.procs)}-{os.getpid()}@%h"
+        return self._start(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                celery_app.conf.task_default_queue,
+                "-c",
+                str(concurrency),
+                "-n",
+                name,
+                "-l",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+            ],
+            env,
+        )
+
+    def start_beat(self, **env: str) -> subprocess.Popen[bytes]:
+        schedule = self.log_dir / f"beat-{len(self.procs)}"
+        return self._start(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "INFO",
+                "--scheduler",
+                "celery.beat:PersistentScheduler",
+                "-s",
+                str(schedule),
+            ],
+            env,
+        )
+
+    def _start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = self.log_dir / f"proc-{len(self.procs)}.log"
+        proc = subprocess.Popen(
+            argv,
+            cwd=PROJECT_ROOT,
+            env=farm_env(self.base_url, **env),
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append((proc, log))
+        return proc
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for _, log in self.procs)
+
+    def stop(self) -> None:
+        for proc, _ in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for proc, _ in self.procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            # Whatever is left of the process group (browsers included) goes too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def farm(sandbox: str, tmp_path: Path) -> Iterator[FarmProcesses]:
+    processes = FarmProcesses(sandbox, tmp_path)
+    yield processes
+    processes.stop()
+
+
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float, interval: float = 0.5, on_timeout: str = ""
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting. {on_timeout}")

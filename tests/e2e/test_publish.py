@@ -1,0 +1,173 @@
+"""The publish path through real headless Chromium, each sandbox fault mapped to its state."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
+
+from accounts.models import Account, Workspace
+from browsers.pool import DriverPool
+from monitoring.models import Alert
+from sandbox.models import SandboxPost
+from uploads.dispatcher import posts_dispatch
+from uploads.models import Post, PostAttempt, PostStatus
+from uploads.publishing import post_publish
+from uploads.services import post_create
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def png_upload(name: str = "photo.png", color: str = "teal") -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), color).save(buffer, format="PNG")
+    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
+
+
+def queue_and_publish(pool: DriverPool, *posts: Post) -> list[Post]:
+    """Dispatch (the real dispatcher) and publish in this process, as a worker would."""
+    assert posts_dispatch() >= len(posts)
+    for post in posts:
+        post_publish(post_id=post.pk, pool=pool)
+    return [Post.objects.get(pk=p.pk) for p in posts]
+
+
+def test_posts_publish_once_with_their_media_and_reuse_one_browser(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "alice")
+    image = png_upload()
+    digest = hashlib.sha256(image.read()).hexdigest()
+    image.seek(0)
+    posts = [
+        post_create(
+            workspace=workspace,
+            account=account,
+            kind="image",
+            title="Sunset",
+            caption="Golden hour 🌅",
+            media=image,
+        ),
+        post_create(workspace=workspace, account=account, title="Second", caption="Plain text"),
+        post_create(workspace=workspace, account=account, title="Third"),
+    ]
+    published = queue_and_publish(pool, *posts)
+
+    assert [p.status for p in published] == [PostStatus.POSTED] * 3
+    for post in published:
+        records = SandboxPost.objects.filter(publish_token=str(post.publish_token))
+        assert records.count() == 1
+        assert post.platform_post_id == str(records.get().pk)
+    photo = SandboxPost.objects.get(publish_token=str(posts[0].publish_token))
+    assert photo.media_sha256 == digest
+    assert photo.caption == "Golden hour 🌅"
+    # One cold start, then the same logged-in browser for the rest.
+    assert pool.opened == 1
+    attempts = PostAttempt.objects.filter(post__in=posts).order_by("started_at")
+    assert [a.outcome for a in attempts] == ["posted"] * 3
+    assert [a.browser_reused for a in attempts] == [False, True, True]
+    assert Account.objects.get(pk=account.pk).cookies  # kept, encrypted, for other hosts
+
+
+def test_rate_limited_waits_the_time_named_and_uses_no_attempt(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "bob", rate_limit_seconds=900)
+    post = post_create(workspace=workspace, account=account, title="Too soon")
+    before = timezone.now()
+    (post,) = queue_and_publish(pool, post)
+
+    assert post.status == PostStatus.RATE_LIMITED
+    assert post.attempts_count == 0
+    assert before + timedelta(seconds=890) < post.next_attempt_at < before + timedelta(seconds=960)
+    assert not SandboxPost.objects.exists()
+    # Not due yet: the dispatcher leaves it alone.
+    assert posts_dispatch() == 0
+
+
+def test_flaky_server_retries_with_backoff_then_publishes(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "carol", fail_next=1)
+    post = post_create(workspace=workspace, account=account, title="Flaky")
+    before = timezone.now()
+    (post,) = queue_and_publish(pool, post)
+
+    assert post.status == PostStatus.RETRY_WAIT
+    assert post.attempts_count == 1
+    assert before + timedelta(seconds=590) < post.next_attempt_at < before + timedelta(seconds=660)
+    assert PostAttempt.objects.get(post=post).screenshot  # what the operator would have seen
+
+    Post.objects.filter(pk=post.pk).update(next_attempt_at=timezone.now())
+    (post,) = queue_and_publish(pool, post)
+    assert post.status == PostStatus.POSTED
+    assert post.attempts_count == 2
+    assert SandboxPost.objects.filter(publish_token=str(post.publish_token)).count() == 1
+
+
+def test_attempts_used_up_make_the_post_dead(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "dave", flaky_rate=1.0)
+    post = post_create(workspace=workspace, account=account, title="Doomed", max_attempts=2)
+    for _ in range(2):
+        Post.objects.filter(pk=post.pk).update(next_attempt_at=timezone.now())
+        (post,) = queue_and_publish(pool, post)
+    assert post.status == PostStatus.DEAD
+    assert post.attempts_count == 2
+    assert Alert.objects.filter(kind=Alert.Kind.POST_DEAD, account=account).exists()
+
+
+def test_logged_out_pauses_the_account_and_keeps_the_post(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "erin", logged_out=True)
+    post = post_create(workspace=workspace, account=account, title="Locked out")
+    (post,) = queue_and_publish(pool, post)
+
+    assert post.status == PostStatus.SCHEDULED
+    assert post.attempts_count == 0
+    account.refresh_from_db()
+    assert account.state == Account.State.NEEDS_LOGIN
+    assert "confirm" in account.state_reason.lower()
+    assert Alert.objects.filter(kind=Alert.Kind.LOGIN_REQUIRED, account=account).exists()
+    # A paused account gets nothing dispatched until an operator resumes it.
+    assert posts_dispatch() == 0
+
+
+def test_rejected_content_fails_with_the_platforms_reason(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "frank", reject_reason="Violates community rules")
+    post = post_create(workspace=workspace, account=account, title="Nope")
+    (post,) = queue_and_publish(pool, post)
+
+    assert post.status == PostStatus.FAILED
+    assert post.last_error == "Violates community rules"
+    assert posts_dispatch() == 0
+
+
+def test_garbage_html_is_a_transient_error_not_a_crash(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "gina", garbage_html=True)
+    post = post_create(workspace=workspace, account=account, title="Garbled")
+    (post,) = queue_and_publish(pool, post)
+
+    assert post.status == PostStatus.RETRY_WAIT
+    assert "unrecognised page" in post.last_error
+
+
+def test_slow_platform_still_publishes(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, _ = sandbox_account(workspace, "hank", slow_ms=1500)
+    post = post_create(workspace=workspace, account=account, title="Patience")
+    (post,) = queue_and_publish(pool, post)
+    assert post.status == PostStatus.POSTED
