@@ -142,23 +142,8 @@ class FarmProcesses:
         )
 
     def start_beat(self, **env: str) -> subprocess.Popen[bytes]:
-        schedule = self.log_dir / f"beat-{len(self.procs)}"
         return self._start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "beat",
-                "-l",
-                "INFO",
-                "--scheduler",
-                "celery.beat:PersistentScheduler",
-                "-s",
-                str(schedule),
-            ],
-            env,
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO"], env
         )
 
     def _start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
