@@ -1,0 +1,42 @@
+# Two commands do everything on a fresh machine:
+#   make demo   the farm publishes real posts through headless Chromium to the sandbox
+#   make test   the whole suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PYTEST_WORKERS ?= 2
+
+.PHONY: setup browsers demo test lint serve bench clean
+
+setup: $(STAMP) browsers
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install -q --disable-pip-version-check '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+browsers:
+	@bash scripts/ensure-chromium
+
+demo: setup
+	$(BIN)/python manage.py demo
+
+test: setup lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# The console, API and workers, on the embedded default unless configured.
+serve: setup
+	$(BIN)/python manage.py runfarm
+
+bench: setup
+	$(BIN)/python -m bench.dispatch --posts 10000 --accounts 500
+	$(BIN)/python -m bench.uploads --posts 60 --browsers 3
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache
