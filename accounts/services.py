@@ -37,6 +37,9 @@ def account_create(
     handle: str,
     credentials: dict[str, Any] | None = None,
     daily_quota: int = 20,
+    per_hour_override: int | None = None,
+    per_day_override: int | None = None,
+    min_interval_override: int | None = None,
 ) -> Account:
     if platform not in Platform.values:
         raise ValidationError({"platform": f"Unknown platform {platform!r}."})
@@ -52,6 +55,9 @@ def account_create(
         handle=handle,
         credentials=credentials,
         daily_quota=daily_quota,
+        per_hour_override=per_hour_override,
+        per_day_override=per_day_override,
+        min_interval_override=min_interval_override,
     )
     from browsers.services import profile_create
 

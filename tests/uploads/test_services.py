@@ -1,0 +1,122 @@
+"""Post writes: creation checks, conditional transitions, cancel and requeue."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from accounts.models import Account, Workspace
+from uploads.models import Post, PostStatus
+from uploads.services import (
+    BulkValidationError,
+    post_cancel,
+    post_create,
+    post_requeue,
+    post_transition,
+    posts_bulk_create,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def png() -> SimpleUploadedFile:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
+    return SimpleUploadedFile("a.png", buffer.getvalue())
+
+
+def errors_of(**kwargs: object) -> dict[str, list[str]]:
+    with pytest.raises(ValidationError) as caught:
+        post_create(**kwargs)  # type: ignore[arg-type]
+    return caught.value.message_dict
+
+
+def test_transition_moves_only_from_the_named_state(workspace: Workspace, account: Account) -> None:
+    post = post_create(workspace=workspace, account=account, title="t")
+    assert post_transition(post_id=post.pk, from_=PostStatus.SCHEDULED, to=PostStatus.QUEUED)
+    # A second actor trying the same move finds the post gone from `scheduled`.
+    assert not post_transition(post_id=post.pk, from_=PostStatus.SCHEDULED, to=PostStatus.QUEUED)
+    assert Post.objects.get(pk=post.pk).status == PostStatus.QUEUED
+
+
+def test_bad_posts_name_the_field(
+    workspace: Workspace, make_workspace, make_account, account: Account
+) -> None:
+    assert "title" in errors_of(workspace=workspace, account=account, title="")
+    assert "caption" in errors_of(
+        workspace=workspace, account=account, title="t", caption="x" * 2201
+    )
+    assert "media" in errors_of(workspace=workspace, account=account, title="t", kind="image")
+    not_image = SimpleUploadedFile("a.png", b"this is not a png")
+    assert "media" in errors_of(
+        workspace=workspace, account=account, title="t", kind="image", media=not_image
+    )
+    assert "media" in errors_of(
+        workspace=workspace, account=account, title="t", kind="video", media=png()
+    )
+    assert "timezone" in errors_of(
+        workspace=workspace, account=account, title="t", schedule_timezone="Mars/Olympus"
+    )
+    assert "scheduled_for" in errors_of(
+        workspace=workspace, account=account, title="t", scheduled_for=datetime(2030, 1, 1, 9)
+    )
+    assert "priority" in errors_of(workspace=workspace, account=account, title="t", priority=11)
+    foreign = make_account(make_workspace())
+    assert "account" in errors_of(workspace=workspace, account=foreign, title="t")
+    assert Post.objects.count() == 0
+
+
+def test_naive_time_with_a_timezone_is_read_in_that_zone(
+    workspace: Workspace, account: Account
+) -> None:
+    post = post_create(
+        workspace=workspace,
+        account=account,
+        title="t",
+        scheduled_for=datetime(2030, 7, 1, 9, 0),
+        schedule_timezone="America/New_York",
+    )
+    post.refresh_from_db()
+    assert post.scheduled_for.isoformat() == "2030-07-01T13:00:00+00:00"
+
+
+def test_image_post_keeps_its_media(workspace: Workspace, account: Account) -> None:
+    post = post_create(workspace=workspace, account=account, title="t", kind="image", media=png())
+    assert post.media.name.endswith(".png")
+    assert post.max_attempts == 4
+
+
+def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, account: Account) -> None:
+    rows = [
+        {"account": account.pk, "title": "good"},
+        {"account": account.pk, "title": ""},
+        {"account": account.pk, "title": "fine"},
+        {"account": 999999, "title": "who"},
+    ]
+    with pytest.raises(BulkValidationError) as caught:
+        posts_bulk_create(workspace=workspace, rows=rows)
+    assert [e["row"] for e in caught.value.errors] == [1, 3]
+    assert "title" in caught.value.errors[0]["errors"]
+    assert "account" in caught.value.errors[1]["errors"]
+    assert Post.objects.count() == 0
+    created = posts_bulk_create(workspace=workspace, rows=[rows[0], rows[2]])
+    assert len(created) == 2 and Post.objects.count() == 2
+
+
+def test_cancel_and_requeue(workspace: Workspace, account: Account) -> None:
+    post = post_create(workspace=workspace, account=account, title="t")
+    assert not post_requeue(post=post)  # scheduled: nothing to requeue
+    assert post_cancel(post=post)
+    assert not post_cancel(post=post)
+    assert post_requeue(post=post)
+    Post.objects.filter(pk=post.pk).update(status=PostStatus.DEAD, attempts_count=4)
+    assert post_requeue(post=post)
+    post.refresh_from_db()
+    assert (post.status, post.attempts_count) == (PostStatus.SCHEDULED, 0)
+    Post.objects.filter(pk=post.pk).update(status=PostStatus.PUBLISHING)
+    assert not post_cancel(post=post)  # a worker is on it
