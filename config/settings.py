@@ -174,6 +174,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
+        # Exchange bindings, which default to ./control in whatever folder a process starts in.
+        "control_folder": str(BROKER_DIR / "control"),
         "polling_interval": 0.2,
     }
 else:
