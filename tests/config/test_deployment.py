@@ -1,0 +1,47 @@
+"""The deployment files say what the README promises."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+ROOT = Path(settings.BASE_DIR)
+
+
+def test_compose_runs_every_part_of_the_farm() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
+    for name in ("web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://")
+        assert env["CELERY_BROKER_URL"].startswith("redis://")
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    assert services["beat"]["command"][:4] == ["celery", "-A", "config", "beat"]
+    # One beat only: scaling it would double every schedule.
+    assert "deploy" not in services["beat"]
+
+
+def test_celery_is_configured_for_never_twice_never_lost() -> None:
+    from config.celery import app
+    from uploads.tasks import publish_post as publish
+
+    assert app.conf.task_acks_late is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    assert app.conf.task_reject_on_worker_lost is True
+    assert publish.soft_time_limit < publish.time_limit < settings.FARM_PUBLISH_LEASE_SECONDS
+    for entry in settings.CELERY_BEAT_SCHEDULE.values():
+        assert entry["options"]["expires"] > 0
+
+
+def test_selenium_uses_the_system_chromedriver() -> None:
+    from browsers.models import BrowserProfile
+    from browsers.providers import chromium_options
+
+    options = chromium_options(BrowserProfile(pk=1, account_id=1))
+    assert options.binary_location == settings.FARM_CHROMIUM_BINARY
+    for flag in ("--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        assert flag in options.arguments
+    assert any(a.startswith("--headless") for a in options.arguments)
