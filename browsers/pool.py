@@ -80,6 +80,7 @@ class DriverPool:
         idle_seconds: float | None = None,
         opener: Callable[[BrowserProfile], WebDriver] = driver_open,
         on_release: Callable[[int], None] | None = None,
+        holder: str | None = None,
     ) -> None:
         self.size = size or settings.FARM_BROWSER_POOL_SIZE
         self.idle_seconds = (
@@ -87,7 +88,7 @@ class DriverPool:
         )
         self.opener = opener
         self.on_release = on_release
-        self.holder = lease_holder_name()
+        self.holder = holder or lease_holder_name()
         self.opened = 0
         self.last_checkout_reused = False
         self._entries: dict[int, _Entry] = {}
