@@ -3,8 +3,14 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from accounts.api.views import AccountViewSet
+from uploads.api.views import PostViewSet, QueueStatusView
+
 router = DefaultRouter()
+router.register("accounts", AccountViewSet, basename="account")
+router.register("posts", PostViewSet, basename="post")
 
 urlpatterns = [
+    path("queue/", QueueStatusView.as_view(), name="queue-status"),
     path("", include(router.urls)),
 ]

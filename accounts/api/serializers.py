@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import Account
+
+
+class AccountOutputSerializer(serializers.ModelSerializer):
+    # An explicit list: credentials and cookies must never leave the server.
+    class Meta:
+        model = Account
+        fields = [
+            "id",
+            "workspace",
+            "platform",
+            "handle",
+            "state",
+            "state_reason",
+            "daily_quota",
+            "quota_used",
+            "last_posted_at",
+            "last_error_kind",
+            "consecutive_failures",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AccountPauseInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class DetailSerializer(serializers.Serializer):
+    """The body of an error answer that has a message rather than field errors."""
+
+    detail = serializers.CharField()

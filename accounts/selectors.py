@@ -1,0 +1,60 @@
+"""Reads on workspaces, memberships and accounts, always scoped to a caller's workspaces."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Q, QuerySet
+
+from accounts.models import Account, Membership, Platform, Workspace
+
+# Roles that may change things; a viewer may only read.
+WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.OPERATOR)
+
+# An account with this many failures in a row needs an operator's eye.
+ATTENTION_FAILURES = 3
+
+
+def workspace_roles(*, user: AbstractBaseUser | AnonymousUser) -> dict[int, str]:
+    """The caller's role in each workspace they belong to, by workspace id."""
+    if not user.is_authenticated:
+        return {}
+    return dict(Membership.objects.filter(user=user).values_list("workspace_id", "role"))
+
+
+def workspace_get(*, workspace_id: int) -> Workspace | None:
+    return Workspace.objects.filter(pk=workspace_id).first()
+
+
+def account_list(*, workspace_ids: list[int]) -> QuerySet[Account]:
+    """The accounts of these workspaces; secrets are never loaded."""
+    return Account.objects.filter(workspace_id__in=workspace_ids).defer("credentials", "cookies")
+
+
+def account_get(*, account_id: int, workspace_ids: list[int]) -> Account | None:
+    return account_list(workspace_ids=workspace_ids).filter(pk=account_id).first()
+
+
+def accounts_needing_attention(*, workspace_ids: list[int]) -> QuerySet[Account]:
+    """Accounts an operator should look at: logged out, paused, or failing again and again."""
+    return account_list(workspace_ids=workspace_ids).filter(
+        Q(state__in=[Account.State.NEEDS_LOGIN, Account.State.PAUSED])
+        | Q(consecutive_failures__gte=ATTENTION_FAILURES)
+    )
+
+
+class IdFilter(django_filters.Filter):
+    """Matches one primary key; unlike NumberFilter it takes whole numbers only."""
+
+    field_class = forms.IntegerField
+
+
+class AccountFilter(django_filters.FilterSet):
+    workspace = IdFilter(field_name="workspace_id")
+    platform = django_filters.ChoiceFilter(choices=Platform.choices)
+    state = django_filters.MultipleChoiceFilter(choices=Account.State.choices)
+
+    class Meta:
+        model = Account
+        fields = ["workspace", "platform", "state"]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_schema_describes_the_api() -> None:
+    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/v1/accounts/",
+        "/api/v1/accounts/{id}/pause/",
+        "/api/v1/accounts/{id}/resume/",
+        "/api/v1/posts/",
+        "/api/v1/posts/bulk/",
+        "/api/v1/posts/{id}/cancel/",
+        "/api/v1/posts/{id}/requeue/",
+        "/api/v1/queue/",
+    ):
+        assert path in paths, path
+    assert "post" in paths["/api/v1/posts/bulk/"]

@@ -1,0 +1,173 @@
+"""Shapes of the posts API: input serializers check types, the services check the rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rest_framework import serializers
+
+from uploads.models import Post, PostAttempt, PostStatus
+from uploads.services import BULK_MAX_ROWS
+
+
+class ScheduleField(serializers.DateTimeField):
+    """An ISO 8601 time that stays naive when it has no offset.
+
+    DRF would read a naive time in the server's zone; the service reads it in
+    the post's `timezone` instead, and refuses it when none is given.
+    """
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        return value
+
+
+class PostCreateInputSerializer(serializers.Serializer):
+    workspace = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Needed only when you belong to more than one workspace.",
+    )
+    account = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Post.Kind.choices, default=Post.Kind.TEXT)
+    # Blank is let through so the service's own message explains what a title needs.
+    title = serializers.CharField(allow_blank=True)
+    caption = serializers.CharField(allow_blank=True, default="", trim_whitespace=False)
+    media = serializers.FileField(
+        required=False, allow_null=True, help_text="Required for image and video posts."
+    )
+    priority = serializers.IntegerField(default=5, help_text="1 (lowest) to 10 (highest).")
+    scheduled_for = ScheduleField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601; a time without offset is read in `timezone`. Default: now.",
+    )
+    timezone = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="IANA time zone name, e.g. Europe/Paris.",
+    )
+    campaign = serializers.IntegerField(required=False, allow_null=True)
+
+
+class BulkPostRowInputSerializer(serializers.Serializer):
+    account = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Post.Kind.choices, default=Post.Kind.TEXT)
+    title = serializers.CharField(allow_blank=True)
+    caption = serializers.CharField(allow_blank=True, default="", trim_whitespace=False)
+    priority = serializers.IntegerField(default=5, help_text="1 (lowest) to 10 (highest).")
+    scheduled_for = ScheduleField(required=False, allow_null=True)
+    timezone = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    campaign = serializers.IntegerField(required=False, allow_null=True)
+
+    def validate_kind(self, value: str) -> str:
+        if value != Post.Kind.TEXT:
+            raise serializers.ValidationError(
+                f"Bulk creation takes text posts only; create {value} posts one at a time "
+                "with their media file at /api/v1/posts/."
+            )
+        return value
+
+
+class BulkPostsInputSerializer(serializers.Serializer):
+    workspace = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="Needed only when you belong to more than one workspace.",
+    )
+    posts = BulkPostRowInputSerializer(many=True, min_length=1, max_length=BULK_MAX_ROWS)
+
+
+class BulkRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(
+        allow_null=True, help_text="Index of the bad row; null for a problem with the request."
+    )
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages by field name.",
+    )
+
+
+class BulkErrorsSerializer(serializers.Serializer):
+    errors = BulkRowErrorSerializer(many=True)
+
+
+class PostOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Post
+        fields = [
+            "id",
+            "workspace",
+            "account",
+            "campaign",
+            "kind",
+            "title",
+            "caption",
+            "media",
+            "priority",
+            "scheduled_for",
+            "status",
+            "publish_token",
+            "attempts_count",
+            "max_attempts",
+            "next_attempt_at",
+            "platform_post_id",
+            "platform_url",
+            "last_error",
+            "posted_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class PostAttemptOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PostAttempt
+        fields = [
+            "number",
+            "dispatched_at",
+            "started_at",
+            "finished_at",
+            "worker",
+            "outcome",
+            "error_kind",
+            "message",
+            "browser_reused",
+            "screenshot",
+        ]
+        read_only_fields = fields
+
+
+class PostDetailOutputSerializer(PostOutputSerializer):
+    attempts = PostAttemptOutputSerializer(many=True, read_only=True)
+
+    class Meta(PostOutputSerializer.Meta):
+        fields = [*PostOutputSerializer.Meta.fields, "attempts"]
+        read_only_fields = fields
+
+
+class BulkCreatedSerializer(serializers.Serializer):
+    posts = PostOutputSerializer(many=True)
+
+
+# One count per status, built from the model so a new status cannot be left out.
+QueueByStatusSerializer = type(
+    "QueueByStatusSerializer",
+    (serializers.Serializer,),
+    {status: serializers.IntegerField() for status in PostStatus.values},
+)
+
+
+class QueueStatusOutputSerializer(serializers.Serializer):
+    by_status = QueueByStatusSerializer()
+    posted_last_hour = serializers.IntegerField()
+    posted_last_day = serializers.IntegerField()
+    accounts_needing_attention = serializers.IntegerField(
+        help_text="Accounts that need a login, are paused, or failed 3 times or more in a row."
+    )
+
+
+class QueueStatusQuerySerializer(serializers.Serializer):
+    workspace = serializers.IntegerField(
+        required=False, help_text="Only this workspace (default: all of yours)."
+    )

@@ -1,0 +1,223 @@
+"""Posts and queue API: thin views over the uploads services and selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from accounts.api.serializers import DetailSerializer
+from accounts.api.views import (
+    Conflict,
+    WorkspaceRolePermission,
+    caller_workspace_ids,
+    service_errors,
+    workspace_for_write,
+)
+from accounts.selectors import account_get
+from uploads.api.serializers import (
+    BulkCreatedSerializer,
+    BulkErrorsSerializer,
+    BulkPostsInputSerializer,
+    PostCreateInputSerializer,
+    PostDetailOutputSerializer,
+    PostOutputSerializer,
+    QueueStatusOutputSerializer,
+    QueueStatusQuerySerializer,
+)
+from uploads.models import Post
+from uploads.selectors import PostFilter, campaign_get, post_detail_list, post_list, queue_summary
+from uploads.services import (
+    BulkValidationError,
+    post_cancel,
+    post_create,
+    post_requeue,
+    posts_bulk_create,
+)
+
+
+def _bulk_input_errors(errors: dict[str, Any]) -> list[dict[str, Any]]:
+    """Serializer errors in the bulk shape: one entry per bad row, `row: null` for the rest."""
+    shaped: list[dict[str, Any]] = []
+    for field, problems in errors.items():
+        if isinstance(problems, dict) and all(isinstance(key, int) for key in problems):
+            # DRF keys the errors of a list by the index of each bad item.
+            shaped += [{"row": i, "errors": problems[i]} for i in sorted(problems)]
+        elif isinstance(problems, dict):  # the list itself is wrong: too long, empty, not a list
+            shaped.append(
+                {"row": None, "errors": {field: [m for ms in problems.values() for m in ms]}}
+            )
+        else:
+            shaped.append({"row": None, "errors": {field: problems}})
+    return shaped
+
+
+def _conflict_response() -> OpenApiResponse:
+    return OpenApiResponse(DetailSerializer, description="The post's state does not allow this.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the posts of your workspaces"),
+    retrieve=extend_schema(summary="One post, with its attempts"),
+)
+class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    permission_classes = [IsAuthenticated, WorkspaceRolePermission]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = PostFilter
+    ordering_fields = ["created_at", "scheduled_for", "priority", "posted_at", "status", "id"]
+    ordering = ["-created_at", "-id"]
+
+    def get_queryset(self) -> QuerySet[Post]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
+            return Post.objects.none()
+        workspace_ids = caller_workspace_ids(self.request)
+        if self.action == "retrieve":
+            return post_detail_list(workspace_ids=workspace_ids)
+        return post_list(workspace_ids=workspace_ids)
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        if self.action == "retrieve":
+            return PostDetailOutputSerializer
+        return PostOutputSerializer
+
+    @extend_schema(
+        summary="Queue a post",
+        description="JSON, or multipart when the post carries a media file.",
+        request=PostCreateInputSerializer,
+        responses={201: PostOutputSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = PostCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workspace = workspace_for_write(request, data.get("workspace"))
+        campaign = None
+        if data.get("campaign") is not None:
+            campaign = campaign_get(campaign_id=data["campaign"], workspace_id=workspace.pk)
+            if campaign is None:
+                raise ValidationError({"campaign": ["No such campaign in this workspace."]})
+        with service_errors():
+            post = post_create(
+                workspace=workspace,
+                # None for an account of another workspace: the service answers
+                # "no such account", so its existence is not revealed.
+                account=account_get(account_id=data["account"], workspace_ids=[workspace.pk]),
+                title=data["title"],
+                caption=data["caption"],
+                kind=data["kind"],
+                media=data.get("media"),
+                priority=data["priority"],
+                scheduled_for=data.get("scheduled_for"),
+                schedule_timezone=data.get("timezone") or None,
+                campaign=campaign,
+            )
+        output = PostOutputSerializer(post, context=self.get_serializer_context())
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Queue many text posts at once, all or nothing",
+        description=(
+            "1 to 1,000 text posts. If any row is bad nothing is saved and the answer lists "
+            "each bad row by its index with its field errors."
+        ),
+        request=BulkPostsInputSerializer,
+        responses={
+            201: BulkCreatedSerializer,
+            400: OpenApiResponse(BulkErrorsSerializer, description="Bad rows; nothing saved."),
+        },
+    )
+    @action(detail=False, methods=["post"], parser_classes=[JSONParser])
+    def bulk(self, request: Request) -> Response:
+        serializer = BulkPostsInputSerializer(data=request.data)
+        if not serializer.is_valid():
+            return Response(
+                {"errors": _bulk_input_errors(serializer.errors)},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        data = serializer.validated_data
+        try:
+            workspace = workspace_for_write(request, data.get("workspace"))
+        except ValidationError as exc:
+            return Response(
+                {"errors": [{"row": None, "errors": exc.detail}]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        try:
+            posts = posts_bulk_create(workspace=workspace, rows=data["posts"])
+        except BulkValidationError as exc:
+            return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+        output = PostOutputSerializer(posts, many=True, context=self.get_serializer_context())
+        return Response({"posts": output.data}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Cancel a post no worker has started on",
+        request=None,
+        responses={200: PostOutputSerializer, 409: _conflict_response()},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        post = self.get_object()
+        if not post_cancel(post=post):
+            post.refresh_from_db(fields=["status"])
+            raise Conflict(
+                f"The post is {post.get_status_display().lower()}; only a post no worker has "
+                "started on (scheduled, queued, waiting to retry or rate limited) can be cancelled."
+            )
+        return Response(self._fresh(post))
+
+    @extend_schema(
+        summary="Give a dead, failed or cancelled post a fresh set of attempts",
+        request=None,
+        responses={200: PostOutputSerializer, 409: _conflict_response()},
+    )
+    @action(detail=True, methods=["post"])
+    def requeue(self, request: Request, pk: str | None = None) -> Response:
+        post = self.get_object()
+        if not post_requeue(post=post):
+            post.refresh_from_db(fields=["status"])
+            raise Conflict(
+                f"The post is {post.get_status_display().lower()}; only dead, failed or "
+                "cancelled posts can be requeued."
+            )
+        return Response(self._fresh(post))
+
+    def _fresh(self, post: Post) -> dict[str, Any]:
+        # The service wrote the row with an UPDATE: answer with what is stored now.
+        post = post_list(workspace_ids=[post.workspace_id]).get(pk=post.pk)
+        return PostOutputSerializer(post, context=self.get_serializer_context()).data
+
+
+class QueueStatusView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        summary="How the queue of your workspaces stands",
+        parameters=[QueueStatusQuerySerializer],
+        responses={200: QueueStatusOutputSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        query = QueueStatusQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        workspace_ids = caller_workspace_ids(request)
+        if "workspace" in query.validated_data:
+            # Like a list filter: a workspace that is not yours simply holds nothing.
+            workspace_ids = [w for w in workspace_ids if w == query.validated_data["workspace"]]
+        summary = queue_summary(workspace_ids=workspace_ids)
+        return Response(QueueStatusOutputSerializer(summary).data)
