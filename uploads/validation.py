@@ -24,11 +24,15 @@ def _looks_like_video(head: bytes) -> bool:
     return head[4:8] == b"ftyp" or head[:4] == b"\x1a\x45\xdf\xa3"
 
 
+def _a(word: str) -> str:
+    return "An" if word[:1] in "aeiou" else "A"
+
+
 def media_errors(kind: str, media: UploadedFile | None) -> list[str]:
     if kind == Post.Kind.TEXT:
         return ["A text post takes no media file."] if media else []
     if not media:
-        return [f"A {kind} post needs a media file."]
+        return [f"{_a(kind)} {kind} post needs a media file."]
     if media.size is not None and media.size > settings.FARM_MAX_MEDIA_BYTES:
         limit_mb = settings.FARM_MAX_MEDIA_BYTES // (1024 * 1024)
         return [f"The file is {media.size} bytes; the limit is {limit_mb} MB."]
@@ -38,7 +42,7 @@ def media_errors(kind: str, media: UploadedFile | None) -> list[str]:
     allowed = IMAGE_EXTENSIONS if kind == Post.Kind.IMAGE else VIDEO_EXTENSIONS
     if extension not in allowed:
         return [
-            f"A {kind} post takes {', '.join(sorted(allowed))} files, "
+            f"{_a(kind)} {kind} post takes {', '.join(sorted(allowed))} files, "
             f"not {extension or 'a file without extension'!r}."
         ]
     media.seek(0)
