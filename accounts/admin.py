@@ -1,0 +1,338 @@
+"""The console's workspaces and accounts.
+
+Secrets (credentials, cookies) are never loaded into a console page: the
+querysets defer them and only say whether something is stored. New
+credentials can be written, never read back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models.fields.related import ForeignKey
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+from accounts.models import Account, Membership, Workspace
+from accounts.selectors import accounts_needing_attention
+from accounts.services import (
+    account_create,
+    account_pause,
+    account_resume,
+    account_set_credentials,
+)
+from monitoring.selectors import all_or, member_workspace_ids
+
+ACCOUNT_SECRETS = ("credentials", "cookies")
+
+
+def deferring_secrets(queryset: QuerySet, *paths: str) -> QuerySet:
+    """Leave an account's encrypted columns unloaded, on the model or across `paths`.
+
+    Nothing in the console shows them, and loading would decrypt every row.
+    """
+    prefixes = [f"{path}__" for path in paths] or [""]
+    return queryset.defer(*(prefix + name for prefix in prefixes for name in ACCOUNT_SECRETS))
+
+
+class WorkspaceScopedAdmin(admin.ModelAdmin):
+    """Staff who are not superusers see only the workspaces they are members of.
+
+    `workspace_path` is the lookup from the model to its Workspace.
+    """
+
+    workspace_path = "workspace"
+
+    def scoped_workspace_ids(self, request: HttpRequest) -> list[int] | None:
+        # Cached on the request: changelists ask once per filter and form field.
+        if not hasattr(request, "_farm_workspace_ids"):
+            request._farm_workspace_ids = member_workspace_ids(user=request.user)  # type: ignore[attr-defined]
+        return request._farm_workspace_ids  # type: ignore[attr-defined]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        ids = self.scoped_workspace_ids(request)
+        if ids is None:
+            return queryset
+        lookup = "pk__in" if self.workspace_path == "" else f"{self.workspace_path}__in"
+        return queryset.filter(**{lookup: ids})
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> forms.Field | None:
+        # Choices (and raw ids typed in) are limited to the user's workspaces too.
+        ids = self.scoped_workspace_ids(request)
+        related = db_field.related_model
+        if related is Account:
+            kwargs.setdefault("queryset", deferring_secrets(Account.objects.all()))
+        if ids is not None:
+            if related is Workspace:
+                kwargs["queryset"] = Workspace.objects.filter(pk__in=ids)
+            elif any(f.name == "workspace" for f in related._meta.get_fields()):
+                base = kwargs.get("queryset", related._default_manager.all())
+                kwargs["queryset"] = base.filter(workspace_id__in=ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(WorkspaceScopedAdmin):
+    workspace_path = ""
+    list_display = ["name", "slug", "timezone", "accounts_in_use", "max_accounts", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
+        return super().get_queryset(request).annotate(account_count=Count("accounts"))
+
+    @admin.display(description="accounts", ordering="account_count")
+    def accounts_in_use(self, obj: Workspace) -> int:
+        return obj.account_count  # type: ignore[attr-defined]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Workspace | None = None) -> list[str]:
+        # The plan's cap is the farm owner's to change, not a tenant's.
+        readonly = ["created_at"]
+        if not request.user.is_superuser:
+            readonly += ["slug", "max_accounts"]
+        return readonly
+
+    def get_prepopulated_fields(
+        self, request: HttpRequest, obj: Workspace | None = None
+    ) -> dict[str, list[str]]:
+        return self.prepopulated_fields if request.user.is_superuser else {}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A new tenant is the farm owner's decision; members could not see it anyway.
+        return request.user.is_superuser and super().has_add_permission(request)
+
+
+class AttentionFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = "attention"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        return [("yes", "Needs login, paused or failing")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Account]) -> QuerySet[Account]:
+        if self.value() == "yes":
+            # The dashboard's own rule, so its count and this list always agree.
+            troubled = accounts_needing_attention(
+                workspace_ids=all_or(member_workspace_ids(user=request.user))
+            )
+            return queryset.filter(pk__in=troubled.values("pk"))
+        return queryset
+
+
+class AccountAdminForm(forms.ModelForm):
+    # Write-only: the stored secret is never rendered, only replaced.
+    username = forms.CharField(required=False, max_length=200)
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Fill both to replace the stored credentials; leave both empty to keep them.",
+    )
+
+    class Meta:
+        model = Account
+        fields: list[str] = []
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        username, password = cleaned.get("username"), cleaned.get("password")
+        if username and not password:
+            self.add_error("password", "Give the password together with the username.")
+        elif password and not username:
+            self.add_error("username", "Give the username together with the password.")
+        return cleaned
+
+    def new_credentials(self) -> dict[str, str] | None:
+        if self.cleaned_data.get("username") and self.cleaned_data.get("password"):
+            return {
+                "username": self.cleaned_data["username"],
+                "password": self.cleaned_data["password"],
+            }
+        return None
+
+
+def stored_flag(field: str) -> ExpressionWrapper:
+    # Says whether a secret is stored without reading (and decrypting) it.
+    return ExpressionWrapper(Q(**{f"{field}__isnull": False}), output_field=BooleanField())
+
+
+@admin.register(Account)
+class AccountAdmin(WorkspaceScopedAdmin):
+    form = AccountAdminForm
+    list_display = [
+        "handle",
+        "platform",
+        "workspace",
+        "state",
+        "credentials_stored",
+        "cookies_stored",
+        "quota",
+        "consecutive_failures",
+        "last_posted_at",
+        "last_error_kind",
+    ]
+    list_filter = [
+        "state",
+        AttentionFilter,
+        "platform",
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["workspace"]
+    search_fields = ["handle", "workspace__name", "workspace__slug"]
+    autocomplete_fields = ["workspace"]
+    date_hierarchy = "created_at"
+    actions = ["pause_accounts", "resume_accounts"]
+
+    add_fieldsets = [
+        (None, {"fields": ["workspace", "platform", "handle", "daily_quota"]}),
+        ("Credentials", {"fields": ["username", "password"]}),
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "workspace",
+                    "platform",
+                    "handle",
+                    "state",
+                    "state_reason",
+                    "state_changed_at",
+                    "created_at",
+                ]
+            },
+        ),
+        (
+            "Quota and limits",
+            {
+                "fields": [
+                    "daily_quota",
+                    "quota_used",
+                    "quota_date",
+                    "per_hour_override",
+                    "per_day_override",
+                    "min_interval_override",
+                ],
+                "description": "Empty overrides use the platform's rate-limit rule.",
+            },
+        ),
+        (
+            "Health",
+            {
+                "fields": [
+                    "last_posted_at",
+                    "last_error_at",
+                    "last_error_kind",
+                    "consecutive_failures",
+                ]
+            },
+        ),
+        (
+            "Credentials",
+            {
+                "fields": ["credentials_stored", "cookies_stored", "username", "password"],
+                "description": "Stored secrets are never shown; they can only be replaced.",
+            },
+        ),
+    ]
+    # State moves only through the pause and resume actions (the services).
+    change_readonly_fields = [
+        "workspace",
+        "platform",
+        "state",
+        "state_reason",
+        "state_changed_at",
+        "created_at",
+        "quota_used",
+        "quota_date",
+        "last_posted_at",
+        "last_error_at",
+        "last_error_kind",
+        "consecutive_failures",
+        "credentials_stored",
+        "cookies_stored",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Account]:
+        return deferring_secrets(super().get_queryset(request)).annotate(
+            has_credentials=stored_flag("credentials"), has_cookies=stored_flag("cookies")
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Account | None = None) -> list:
+        return self.add_fieldsets if obj is None else self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Account | None = None) -> list[str]:
+        return [] if obj is None else self.change_readonly_fields
+
+    @admin.display(description="credentials stored", boolean=True, ordering="has_credentials")
+    def credentials_stored(self, obj: Account) -> bool:
+        return bool(getattr(obj, "has_credentials", False))
+
+    @admin.display(description="cookies stored", boolean=True, ordering="has_cookies")
+    def cookies_stored(self, obj: Account) -> bool:
+        return bool(getattr(obj, "has_cookies", False))
+
+    @admin.display(description="used today", ordering="quota_used")
+    def quota(self, obj: Account) -> str:
+        return f"{obj.quota_used_on(obj.workspace.local_date())} / {obj.daily_quota}"
+
+    def save_model(
+        self, request: HttpRequest, obj: Account, form: AccountAdminForm, change: bool
+    ) -> None:
+        credentials = form.new_credentials()
+        if not change:
+            # The service enforces the plan's cap and gives the account its profile.
+            created = account_create(
+                workspace=obj.workspace,
+                platform=obj.platform,
+                handle=obj.handle,
+                credentials=credentials,
+                daily_quota=obj.daily_quota,
+            )
+            obj.pk = created.pk
+            return
+        super().save_model(request, obj, form, change)
+        if credentials is not None:
+            account_set_credentials(account=obj, credentials=credentials)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as exc:
+            # A rule the service enforces (the plan's cap); the view's transaction rolled back.
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def _move(
+        self, request: HttpRequest, queryset: QuerySet[Account], service: Any, verb: str
+    ) -> None:
+        selected = list(queryset.select_related(None).only("pk", "state"))
+        moved = sum(1 for account in selected if service(account=account))
+        skipped = len(selected) - moved
+        text = f"{verb} {moved} account(s)."
+        if skipped:
+            text += f" {skipped} were not in a state that allows it and were left alone."
+        self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
+
+    @admin.action(description="Pause the selected accounts", permissions=["change"])
+    def pause_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        self._move(request, queryset, account_pause, "Paused")
+
+    @admin.action(description="Resume the selected accounts", permissions=["change"])
+    def resume_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
+        self._move(request, queryset, account_resume, "Resumed")

@@ -1,0 +1,127 @@
+"""A superuser's console, and a farm with one of everything to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.test import Client
+from django.utils import timezone
+from PIL import Image
+from pytest_django.fixtures import Settings
+
+from accounts.models import Account, Workspace
+from accounts.services import account_set_cookies
+from browsers.models import BrowserProfile
+from monitoring.models import Alert
+from monitoring.services import alert_raise
+from uploads.models import Campaign, Post, PostAttempt, PostStatus, RateLimitRule
+from uploads.services import post_create
+
+COOKIE_SECRET = "cookie-secret-1"
+PROXY_SECRET = "proxy-secret-1"
+SECRETS = ("pw-secret-1", COOKIE_SECRET, PROXY_SECRET)
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing_and_media(settings: Settings, tmp_path: Path) -> None:
+    # The real hasher is deliberately slow; these tests check the console, not hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def superuser(db: None) -> AbstractBaseUser:
+    return get_user_model().objects.create_superuser("root", "root@example.com", None)
+
+
+@pytest.fixture
+def superuser_client(client: Client, superuser: AbstractBaseUser) -> Client:
+    client.force_login(superuser)
+    return client
+
+
+def set_status(post: Post, status: str, **fields: object) -> None:
+    """Put a post in a state for a test (the flow that gets it there is tested elsewhere)."""
+    Post.objects.filter(pk=post.pk).update(status=status, **fields)
+    post.refresh_from_db()
+
+
+@pytest.fixture
+def make_post(db: None) -> Callable[..., Post]:
+    def make(account: Account, status: str = PostStatus.SCHEDULED, **fields: object) -> Post:
+        post = post_create(
+            workspace=account.workspace, account=account, title=str(fields.pop("title", "Hello"))
+        )
+        if status != PostStatus.SCHEDULED or fields:
+            set_status(post, status, **fields)
+        return post
+
+    return make
+
+
+def webp_bytes() -> bytes:
+    buffer = BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
+@dataclass
+class Farm:
+    workspace: Workspace
+    account: Account
+    profile: BrowserProfile
+    campaign: Campaign
+    post: Post
+    attempt: PostAttempt
+    alert: Alert
+
+
+@pytest.fixture
+def farm(
+    workspace: Workspace, make_account: Callable[..., Account], make_post: Callable[..., Post]
+) -> Farm:
+    account = make_account(workspace, handle="alice")
+    account_set_cookies(account=account, cookies=[{"name": "sid", "value": COOKIE_SECRET}])
+    BrowserProfile.objects.filter(account=account).update(
+        proxy={"url": f"http://proxyuser:{PROXY_SECRET}@proxy.example:3128"}
+    )
+    # Migrations ship the rules, but a transactional test elsewhere may have flushed them.
+    RateLimitRule.objects.get_or_create(
+        platform="sandbox", action="post", defaults={"per_hour": 100, "per_day": 1000}
+    )
+    campaign = Campaign.objects.create(workspace=workspace, name="Spring")
+    post = make_post(account, PostStatus.FAILED, title="First post", last_error="Rejected")
+    Post.objects.filter(pk=post.pk).update(campaign=campaign)
+    now = timezone.now()
+    attempt = PostAttempt.objects.create(
+        post=post,
+        account=account,
+        number=1,
+        dispatched_at=now - timedelta(minutes=2),
+        started_at=now - timedelta(minutes=1),
+        finished_at=now,
+        outcome=PostAttempt.Outcome.ERROR,
+        error_kind="rejected",
+        message="The platform rejected the post.",
+    )
+    attempt.screenshot.save("shot.webp", ContentFile(webp_bytes()))
+    alert = alert_raise(
+        workspace=workspace, account=account, kind=Alert.Kind.POST_REJECTED, message="Rejected"
+    )
+    return Farm(
+        workspace=workspace,
+        account=account,
+        profile=BrowserProfile.objects.get(account=account),
+        campaign=campaign,
+        post=post,
+        attempt=attempt,
+        alert=alert,
+    )

@@ -1,0 +1,263 @@
+"""The console's queue: posts, their attempts, campaigns and rate-limit rules.
+
+Posts change state only through the services (cancel, requeue); their pages
+are records to read, not forms to edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from accounts.admin import WorkspaceScopedAdmin, deferring_secrets
+from uploads.models import Campaign, Post, PostAttempt, PostStatus, RateLimitRule
+from uploads.services import post_cancel, post_requeue
+
+ATTEMPT_FIELDS = [
+    "number",
+    "outcome",
+    "error_kind",
+    "message",
+    "dispatched_at",
+    "started_at",
+    "finished_at",
+    "duration",
+    "worker",
+    "browser_reused",
+    "counts_as_attempt",
+    "screenshot_thumbnail",
+]
+
+
+def _duration(obj: PostAttempt) -> str:
+    seconds = obj.duration_s
+    return "" if seconds is None else f"{seconds:.1f} s"
+
+
+def _thumbnail(obj: PostAttempt) -> str:
+    if not obj.screenshot:
+        return ""
+    url = obj.screenshot.url
+    return format_html(
+        '<a href="{}" target="_blank"><img src="{}" alt="screenshot" '
+        'style="max-height:60px;max-width:120px"></a>',
+        url,
+        url,
+    )
+
+
+class ReadOnlyAdminMixin:
+    """A record: shown, never added or edited here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+
+class PostAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PostAttempt
+    extra = 0
+    fields = ATTEMPT_FIELDS
+    readonly_fields = ATTEMPT_FIELDS
+    ordering = ["number"]
+    show_change_link = True
+
+    @admin.display(description="duration")
+    def duration(self, obj: PostAttempt) -> str:
+        return _duration(obj)
+
+    @admin.display(description="screenshot")
+    def screenshot_thumbnail(self, obj: PostAttempt) -> str:
+        return _thumbnail(obj)
+
+
+@admin.register(Post)
+class PostAdmin(WorkspaceScopedAdmin):
+    list_display = [
+        "id",
+        "title",
+        "account",
+        "workspace",
+        "status",
+        "priority",
+        "scheduled_for",
+        "attempts",
+        "posted_at",
+        "platform_link",
+    ]
+    list_display_links = ["id", "title"]
+    # Status first: `dead` is where the dead letters are.
+    list_filter = [
+        "status",
+        "kind",
+        "account__platform",
+        ("workspace", admin.RelatedOnlyFieldListFilter),
+        ("campaign", admin.RelatedOnlyFieldListFilter),
+    ]
+    list_select_related = ["account", "workspace", "campaign"]
+    search_fields = ["title", "account__handle", "publish_token", "platform_post_id"]
+    raw_id_fields = ["account", "campaign"]
+    date_hierarchy = "scheduled_for"
+    inlines = [PostAttemptInline]
+    actions = ["cancel_posts", "requeue_posts", "requeue_dead_posts"]
+    fieldsets = [
+        (None, {"fields": ["workspace", "account", "campaign", "kind", "title", "caption"]}),
+        ("Media", {"fields": ["media"]}),
+        (
+            "Queue",
+            {
+                "fields": [
+                    "status",
+                    "priority",
+                    "scheduled_for",
+                    "attempts_count",
+                    "max_attempts",
+                    "dispatch_count",
+                    "next_attempt_at",
+                    "queued_at",
+                    "lease_holder",
+                    "lease_until",
+                    "publish_token",
+                ]
+            },
+        ),
+        (
+            "Outcome",
+            {"fields": ["posted_at", "platform_post_id", "platform_url", "last_error"]},
+        ),
+        (None, {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Post]:
+        queryset = super().get_queryset(request).select_related("account", "workspace", "campaign")
+        return deferring_secrets(queryset, "account")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Posts come in through the API, where media and limits are validated.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Post | None = None) -> bool:
+        # The list's actions need change permission; a single post's page is read-only.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.display(description="attempts", ordering="attempts_count")
+    def attempts(self, obj: Post) -> str:
+        return f"{obj.attempts_count} / {obj.max_attempts}"
+
+    @admin.display(description="on the platform")
+    def platform_link(self, obj: Post) -> str:
+        if not obj.platform_url:
+            return obj.platform_post_id
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            obj.platform_url,
+            obj.platform_post_id or "open",
+        )
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Post],
+        service: Callable[..., bool],
+        verb: str,
+        allowed: str,
+    ) -> None:
+        selected = list(queryset.select_related(None).only("pk", "status"))
+        moved = sum(1 for post in selected if service(post=post))
+        skipped = len(selected) - moved
+        text = f"{verb} {moved} post(s)."
+        if skipped:
+            text += f" {skipped} were not {allowed} and were left alone."
+        self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
+
+    @admin.action(description="Cancel the selected posts", permissions=["change"])
+    def cancel_posts(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        self._each(request, queryset, post_cancel, "Cancelled", "waiting or queued")
+
+    @admin.action(
+        description="Requeue the selected dead, failed or cancelled posts", permissions=["change"]
+    )
+    def requeue_posts(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        self._each(request, queryset, post_requeue, "Requeued", "dead, failed or cancelled")
+
+    @admin.action(description="Requeue the dead posts among the selected", permissions=["change"])
+    def requeue_dead_posts(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:
+        dead = queryset.filter(status=PostStatus.DEAD)
+        ignored = queryset.count() - dead.count()
+        self._each(request, dead, post_requeue, "Requeued", "dead any more")
+        if ignored:
+            self.message_user(request, f"{ignored} selected post(s) were not dead.", messages.INFO)
+
+
+@admin.register(PostAttempt)
+class PostAttemptAdmin(ReadOnlyAdminMixin, WorkspaceScopedAdmin):
+    workspace_path = "post__workspace"
+    list_display = [
+        "__str__",
+        "post",
+        "account",
+        "outcome",
+        "error_kind",
+        "dispatched_at",
+        "duration",
+        "worker",
+        "screenshot_thumbnail",
+    ]
+    list_filter = ["outcome", "error_kind", "counts_as_attempt", "account__platform"]
+    list_select_related = ["post", "account"]
+    search_fields = ["post__title", "account__handle", "worker", "message"]
+    date_hierarchy = "dispatched_at"
+    fields = ["post", "account", *ATTEMPT_FIELDS]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PostAttempt]:
+        queryset = super().get_queryset(request).select_related("post", "account")
+        return deferring_secrets(queryset, "account")
+
+    @admin.display(description="duration")
+    def duration(self, obj: PostAttempt) -> str:
+        return _duration(obj)
+
+    @admin.display(description="screenshot")
+    def screenshot_thumbnail(self, obj: PostAttempt) -> str:
+        return _thumbnail(obj)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(WorkspaceScopedAdmin):
+    list_display = ["name", "workspace", "post_count", "created_at"]
+    list_filter = [("workspace", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["workspace"]
+    search_fields = ["name"]
+    autocomplete_fields = ["workspace"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
+        return super().get_queryset(request).annotate(num_posts=Count("posts"))
+
+    @admin.display(description="posts", ordering="num_posts")
+    def post_count(self, obj: Campaign) -> int:
+        return obj.num_posts  # type: ignore[attr-defined]
+
+
+@admin.register(RateLimitRule)
+class RateLimitRuleAdmin(admin.ModelAdmin):
+    """The platforms' posted limits, shared by every workspace.
+
+    Grant change permission on rules only to people who run the whole farm.
+    """
+
+    list_display = ["platform", "action", "per_hour", "per_day", "min_interval_seconds"]
+    list_display_links = ["platform"]
+    list_editable = ["per_hour", "per_day", "min_interval_seconds"]
+    list_filter = ["platform", "action"]
+    search_fields = ["platform", "action"]
