@@ -12,7 +12,7 @@ from accounts.models import Account, Workspace
 from accounts.services import account_pause
 from tests.conftest import broker_queue_purge, broker_queue_size
 from uploads.dispatcher import posts_dispatch, queued_posts_resend
-from uploads.models import Post, PostAttempt, PostStatus, RateLimitRule
+from uploads.models import Post, PostAttempt, PostStatus
 from uploads.services import post_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,17 +28,6 @@ def make_posts(workspace: Workspace, account: Account, n: int, **fields: object)
         post_create(workspace=workspace, account=account, title=f"Post {i}", **fields)  # type: ignore[arg-type]
         for i in range(n)
     ]
-
-
-def test_shipped_limits_match_the_platforms_posted_ones() -> None:
-    rules = {
-        r.platform: (r.per_hour, r.per_day) for r in RateLimitRule.objects.filter(action="post")
-    }
-    assert rules["tiktok"] == (3, 10)
-    assert rules["instagram"] == (5, 15)
-    assert rules["youtube"] == (5, 20)
-    assert rules["x"] == (10, 50)
-    assert rules["reddit"] == (2, 10)
 
 
 def test_queues_due_posts_and_sends_one_message_each(

@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import Account, Workspace
-from uploads.models import Post, PostStatus
+from uploads.models import Post, PostStatus, RateLimitRule
 from uploads.services import (
     BulkValidationError,
     post_cancel,
@@ -120,3 +120,14 @@ def test_cancel_and_requeue(workspace: Workspace, account: Account) -> None:
     assert (post.status, post.attempts_count) == (PostStatus.SCHEDULED, 0)
     Post.objects.filter(pk=post.pk).update(status=PostStatus.PUBLISHING)
     assert not post_cancel(post=post)  # a worker is on it
+
+
+def test_shipped_limits_match_the_platforms_posted_ones() -> None:
+    rules = {
+        r.platform: (r.per_hour, r.per_day) for r in RateLimitRule.objects.filter(action="post")
+    }
+    assert rules["tiktok"] == (3, 10)
+    assert rules["instagram"] == (5, 15)
+    assert rules["youtube"] == (5, 20)
+    assert rules["x"] == (10, 50)
+    assert rules["reddit"] == (2, 10)
