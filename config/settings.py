@@ -55,7 +55,7 @@ FARM_ENCRYPTION_KEYS = env.list("FARM_ENCRYPTION_KEYS", default=[]) or [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "monitoring.apps.FarmAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,47 +1,14 @@
-"""Alerts, and the console itself: its title and the queue summary on its index."""
+"""Alerts in the console."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.response import TemplateResponse
 
 from accounts.admin import WorkspaceScopedAdmin, deferring_secrets
 from monitoring.models import Alert
-from monitoring.selectors import dashboard_summary, member_workspace_ids
 from monitoring.services import alerts_resolve
-from uploads.models import PostStatus
-
-admin.site.site_header = "Farm console"
-admin.site.site_title = "Farm console"
-admin.site.index_title = "Queue, accounts and alerts"
-
-
-def queue_summary_context(request: HttpRequest) -> dict[str, Any]:
-    summary = dashboard_summary(workspace_ids=member_workspace_ids(user=request.user))
-    return {
-        "farm_summary": summary,
-        "farm_queue": [
-            (status, label, summary["by_status"][status]) for status, label in PostStatus.choices
-        ],
-    }
-
-
-_stock_index = admin.site.index
-
-
-def index_with_summary(request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
-    return _stock_index(
-        request, extra_context={**queue_summary_context(request), **(extra_context or {})}
-    )
-
-
-# The default site stays (settings name the stock admin app); only its index
-# gains the summary. URLs are built after autodiscovery, so they pick this up.
-admin.site.index = index_with_summary
 
 
 class OpenFilter(admin.SimpleListFilter):
