@@ -1,0 +1,295 @@
+"""What every benchmark shares: a throwaway database and queue, Django set-up, the JSON line.
+
+A bench runs on the services the environment names (DATABASE_URL,
+CELERY_BROKER_URL) but never on their data:
+
+- `throwaway_database()` creates a database of its own on the same server
+  (PostgreSQL: `<prefix>_<pid>`, created from the `postgres` maintenance
+  database, so the database DATABASE_URL names need not exist) or a temporary
+  file under FARM_DATA_DIR (SQLite), points DATABASE_URL at it before Django
+  reads its settings, and drops it on the way out;
+- `throwaway_queue()` names a queue of its own (`<prefix>-<pid>`) as the
+  default Celery queue before Django reads its settings, so nothing a bench
+  sends can reach a real worker, and deletes it with its messages on the way
+  out.
+
+Both must be entered before `django_setup()`::
+
+    with throwaway_database("farm_bench") as db, throwaway_queue("bench-x") as queue:
+        django_setup()
+        queue.check_routes("uploads.tasks.publish_post")
+        ...
+        emit({"database": db.vendor, "peak_rss_mb": peak_rss_mb(), ...})
+
+`emit()` prints the bench's one JSON object on stdout; everything else (logs)
+goes to stderr. `machine()` (CPUs, load) and `peak_rss_mb()` describe the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import resource
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "sqlite:///"  # what config.settings falls back to (a file in FARM_DATA_DIR)
+POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "psql"}
+
+logger = logging.getLogger("bench")
+
+
+def log_to_stderr(level: int = logging.INFO) -> None:
+    """Log to stderr until Django's LOGGING (also stderr) takes over."""
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+
+def data_dir() -> Path:
+    """FARM_DATA_DIR as config.settings resolves it."""
+    path = Path(os.environ.get("FARM_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class ThrowawayDatabase:
+    vendor: str  # "postgresql" or "sqlite", as django.db.connection.vendor says
+    name: str  # database name, or the SQLite file's path
+    url: str
+
+
+def _settings_loaded() -> bool:
+    from django.conf import settings
+
+    return settings.configured
+
+
+def _close_django_connections() -> None:
+    if "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn SIGTERM into SystemExit so `finally` blocks still drop what was created."""
+
+    def stop(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def throwaway_database(prefix: str = "farm_bench") -> Iterator[ThrowawayDatabase]:
+    """A fresh, empty database on the configured server, dropped on exit.
+
+    Sets os.environ["DATABASE_URL"] for the duration, so it must be entered
+    before Django's settings are loaded. The caller migrates it
+    (`django_setup()`).
+    """
+    if _settings_loaded():
+        raise RuntimeError("throwaway_database() must be entered before Django loads settings")
+    import environ
+
+    # As config.settings does: a .env file fills in what the environment lacks.
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+    saved = os.environ.get("DATABASE_URL")
+    original = saved or DEFAULT_DATABASE_URL
+    scheme = urlsplit(original).scheme.split("+")[0]
+    with _sigterm_unwinds():
+        if scheme in POSTGRES_SCHEMES:
+            factory = _postgres_database
+        elif scheme == "sqlite":
+            factory = _sqlite_database
+        else:
+            raise RuntimeError(f"benches support PostgreSQL and SQLite, not {scheme!r}")
+        with factory(original, prefix) as database:
+            os.environ["DATABASE_URL"] = database.url
+            try:
+                yield database
+            finally:
+                _close_django_connections()
+                if saved is None:
+                    os.environ.pop("DATABASE_URL", None)
+                else:
+                    os.environ["DATABASE_URL"] = saved
+
+
+@contextlib.contextmanager
+def _postgres_database(url: str, prefix: str) -> Iterator[ThrowawayDatabase]:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = f"{prefix}_{os.getpid()}"
+    # libpq knows postgres:// and postgresql:// only; the maintenance database always exists.
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    logger.info("created database %s", name)
+    try:
+        yield ThrowawayDatabase("postgresql", name, urlunsplit(parts._replace(path=f"/{name}")))
+    finally:
+        _close_django_connections()
+        with psycopg.connect(maintenance, autocommit=True) as conn:
+            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(name)))
+        logger.info("dropped database %s", name)
+
+
+@contextlib.contextmanager
+def _sqlite_database(url: str, prefix: str) -> Iterator[ThrowawayDatabase]:
+    fd, path = tempfile.mkstemp(
+        prefix=f"{prefix}-{os.getpid()}-", suffix=".sqlite3", dir=data_dir()
+    )
+    os.close(fd)
+    logger.info("created database %s", path)
+    try:
+        yield ThrowawayDatabase("sqlite", path, f"sqlite:///{path}")
+    finally:
+        _close_django_connections()
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path + suffix)
+        logger.info("removed database %s", path)
+
+
+class ThrowawayQueue:
+    """The bench's own default Celery queue: inspect its depth, then delete it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def check_routes(self, *task_names: str) -> None:
+        """Refuse to run unless these tasks would be sent to this queue and nowhere else."""
+        from config.celery import app
+
+        for task_name in task_names:
+            queue = app.amqp.router.route({}, task_name)["queue"]
+            if queue.name != self.name:
+                raise RuntimeError(f"{task_name} routes to {queue.name!r}, not {self.name!r}")
+
+    @contextlib.contextmanager
+    def _channel(self) -> Iterator[Any]:
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            # Declaring binds the queue in this connection's state, which
+            # queue_delete needs to find (and remove) its binding.
+            app.amqp.queues[self.name](channel).declare()
+            yield channel
+
+    def depth(self) -> int:
+        """Messages waiting in the queue, as the broker counts them."""
+        with self._channel() as channel:
+            return int(channel.queue_declare(queue=self.name).message_count)
+
+    def take(self) -> dict[str, Any] | None:
+        """Remove one message from the queue and return it decoded, or None if it is empty."""
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            message = conn.default_channel.basic_get(self.name, no_ack=True)
+            if message is None:
+                return None
+            return {
+                "headers": dict(message.headers),
+                "properties": dict(message.properties),
+                "body": message.decode(),
+            }
+
+    def purge(self) -> int:
+        with self._channel() as channel:
+            return int(channel.queue_purge(self.name) or 0)
+
+    def delete(self) -> int:
+        """Drop the queue, its messages and its binding; returns how many messages it held."""
+        from config.celery import app
+
+        with app.connection_for_write() as conn:
+            channel = conn.default_channel
+            # Declaring binds the queue in this connection's state, which
+            # queue_delete needs to find (and remove) its binding.
+            app.amqp.queues[self.name](channel).declare()
+            dropped = int(channel.queue_purge(self.name) or 0)
+            channel.queue_delete(self.name)
+            exchange = app.amqp.queues[self.name].exchange.name
+            if conn.transport.driver_type == "filesystem" and exchange == self.name:
+                # The filesystem transport keeps one routing table file per
+                # exchange; this one was the bench's own.
+                folder = Path(conn.transport_options.get("control_folder", "control"))
+                with contextlib.suppress(FileNotFoundError):
+                    (folder / f"{exchange}.exchange").unlink()
+        return dropped
+
+
+@contextlib.contextmanager
+def throwaway_queue(prefix: str) -> Iterator[ThrowawayQueue]:
+    """Make `<prefix>-<pid>` the default Celery queue; delete it (and its messages) on exit."""
+    if _settings_loaded():
+        raise RuntimeError("throwaway_queue() must be entered before Django loads settings")
+    queue = ThrowawayQueue(f"{prefix}-{os.getpid()}")
+    original = os.environ.get("CELERY_TASK_DEFAULT_QUEUE")
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = queue.name
+    try:
+        yield queue
+    finally:
+        if original is None:
+            os.environ.pop("CELERY_TASK_DEFAULT_QUEUE", None)
+        else:
+            os.environ["CELERY_TASK_DEFAULT_QUEUE"] = original
+        if _settings_loaded():
+            try:
+                dropped = queue.delete()
+            except Exception:
+                logger.exception("could not delete queue %s", queue.name)
+            else:
+                logger.info("deleted queue %s (%d messages left in it)", queue.name, dropped)
+
+
+def django_setup(*, migrate: bool = True) -> None:
+    """Load settings and apps, and migrate the (throwaway) database."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+def machine() -> dict[str, Any]:
+    """What else the numbers depend on: CPUs and how busy they are (1-minute load)."""
+    return {"cpus": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2)}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def emit(result: Mapping[str, Any]) -> None:
+    """Print the bench's result: one JSON object, one line, on stdout."""
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
