@@ -17,22 +17,17 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from celery import Task
-from celery.app.task import extract_exec_options
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, Max, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
-from kombu import Producer, Queue
-from kombu.common import Broadcast
 from kombu.exceptions import BatchPublishError
-from kombu.utils.uuid import uuid
 
 from accounts.models import Account
 from uploads.models import DISPATCHABLE, Post, PostAttempt, PostStatus, RateLimitRule
@@ -259,27 +254,18 @@ def _dispatch_chunk(
 def publish_messages_send(post_ids: Iterable[int]) -> None:
     """One "publish post N now" message per post, over one broker connection.
 
-    The messages are the ones `publish_post.apply_async((post_id,))` sends;
-    what they share is worked out once for the lot (see `_publish_sender`),
-    and kombu's publish batch pipelines them (on Redis; other transports
-    publish them one by one).
+    Celery's own `apply_async` builds each message; kombu's publish batch
+    pipelines them (on Redis; other transports publish them one by one).
     """
     from uploads.tasks import publish_post
 
     post_ids = list(post_ids)
     if not post_ids:
         return
-    app = publish_post.app
-    if app.conf.task_always_eager or publish_post.expires is not None:
-        # Celery's own path: eager runs in place, expiry is per message.
-        for post_id in post_ids:
-            publish_post.apply_async((post_id,))
-        return
     try:
-        with app.producer_or_acquire() as producer, producer.batch():
-            send = _publish_sender(publish_post, producer)
+        with publish_post.app.producer_or_acquire() as producer, producer.batch():
             for post_id in post_ids:
-                send(post_id)
+                publish_post.apply_async((post_id,), producer=producer)
     except BatchPublishError:
         # Some may have reached the broker, some not: send them all again,
         # one by one with Celery's retries. A second message is harmless
@@ -287,57 +273,6 @@ def publish_messages_send(post_ids: Iterable[int]) -> None:
         logger.warning("publish batch failed, sending %d one by one", len(post_ids), exc_info=True)
         for post_id in post_ids:
             publish_post.apply_async((post_id,))
-
-
-def _publish_sender(task: Task, producer: Producer) -> Callable[[int], None]:
-    """Send `task(post_id)` as Task.apply_async and Celery.send_task would.
-
-    Mirrors what they do for a call with one integer argument and no
-    countdown, ETA, expiry, links or stamps (the farm sends none), but looks
-    up the task's options, its route and the settings once, declares the
-    queue once instead of checking it before every message, and writes the
-    argument's repr directly (what saferepr gives for an int). The broker
-    gets the same message, ids aside; only before_task_publish receivers see
-    an empty `declare`. Written against Celery 5.7: `python -m bench.dispatch`
-    compares one message with `.delay()`'s on every run.
-    """
-    app, amqp = task.app, task.app.amqp
-    options = dict(extract_exec_options(task))
-    options.pop("expires", None)
-    time_limit = options.pop("time_limit", None)
-    soft_time_limit = options.pop("soft_time_limit", None)
-    root_id = parent_id = None
-    parent = app.current_worker_task
-    if parent:
-        root_id = parent.request.root_id or parent.request.id
-        parent_id = parent.request.id
-        if app.conf.task_inherit_parent_priority:
-            options.setdefault("priority", parent.request.delivery_info.get("priority"))
-    options = amqp.router.route(options, task.name, None, None, task)
-    queue = options.get("queue")
-    if isinstance(queue, Queue) and not isinstance(queue, Broadcast):
-        producer.maybe_declare(
-            queue, retry=app.conf.task_publish_retry, **app.conf.task_publish_retry_policy
-        )
-        options["declare"] = []
-    common = {
-        "reply_to": app.thread_oid,
-        "time_limit": time_limit,
-        "soft_time_limit": soft_time_limit,
-        "create_sent_event": app.conf.task_send_sent_event,
-        "root_id": root_id,
-        "parent_id": parent_id,
-        "ignore_result": task.ignore_result,
-        "kwargsrepr": "{}",
-    }
-
-    def send(post_id: int) -> None:
-        message = amqp.create_task_message(
-            uuid(), task.name, (post_id,), {}, argsrepr=f"({post_id!r},)", **common, **options
-        )
-        amqp.send_task_message(producer, task.name, message, **options)
-
-    return send
 
 
 def posts_dispatch(*, now: datetime | None = None, chunk_accounts: int | None = None) -> int:
