@@ -34,9 +34,6 @@ from uploads.models import DISPATCHABLE, Post, PostAttempt, PostStatus, RateLimi
 
 logger = logging.getLogger(__name__)
 
-# Used when a platform has no rule for "post": cautious, but not blocking.
-FALLBACK_RULE = RateLimitRule(platform="", per_hour=5, per_day=20, min_interval_seconds=0)
-
 # Posts per UPDATE / INSERT statement: keeps each statement's parameters
 # within SQLite's smallest variable limit (999).
 SLICE = 900
@@ -226,7 +223,10 @@ def _dispatch_chunk(
         budgets = {
             account.pk: allowance(
                 account=account,
-                limits=Limits.for_account(account, rules.get(account.platform, FALLBACK_RULE)),
+                limits=Limits.for_account(
+                    account,
+                    rules.get(account.platform) or RateLimitRule.shipped_default(account.platform),
+                ),
                 usage=usage.get(account.pk, Usage()),
                 now=now,
             )

@@ -21,6 +21,20 @@ class Campaign(models.Model):
         return self.name
 
 
+# The platforms' posted limits for "post" (per hour, per day), shipped as
+# RateLimitRule rows; used as they are when a platform's row is missing.
+DEFAULT_POST_LIMITS: dict[str, tuple[int, int]] = {
+    "tiktok": (3, 10),
+    "instagram": (5, 15),
+    "youtube": (5, 20),
+    "x": (10, 50),
+    "reddit": (2, 10),
+    "sandbox": (1000, 10000),
+}
+# A platform the farm knows nothing about gets a cautious limit.
+UNKNOWN_PLATFORM_LIMITS = (5, 20)
+
+
 class RateLimitRule(models.Model):
     """A platform's posted limit for one action; accounts may override it."""
 
@@ -38,6 +52,11 @@ class RateLimitRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform} {self.action}: {self.per_hour}/h, {self.per_day}/day"
+
+    @classmethod
+    def shipped_default(cls, platform: str) -> RateLimitRule:
+        per_hour, per_day = DEFAULT_POST_LIMITS.get(platform, UNKNOWN_PLATFORM_LIMITS)
+        return cls(platform=platform, action="post", per_hour=per_hour, per_day=per_day)
 
 
 class PostStatus(models.TextChoices):
