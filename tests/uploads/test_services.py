@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import io
 from datetime import datetime
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from accounts.models import Account, Workspace
-from uploads.models import Post, PostStatus, RateLimitRule
+from uploads.models import DEFAULT_POST_LIMITS, Post, PostStatus, RateLimitRule
 from uploads.services import (
     BulkValidationError,
     post_cancel,
@@ -123,6 +125,10 @@ def test_cancel_and_requeue(workspace: Workspace, account: Account) -> None:
 
 
 def test_shipped_limits_match_the_platforms_posted_ones() -> None:
+    # Run the data migration itself: a transactional test elsewhere may have flushed its rows.
+    migration = importlib.import_module("uploads.migrations.0002_default_rate_limits")
+    RateLimitRule.objects.all().delete()
+    migration.add_defaults(django_apps, None)
     rules = {
         r.platform: (r.per_hour, r.per_day) for r in RateLimitRule.objects.filter(action="post")
     }
@@ -131,3 +137,5 @@ def test_shipped_limits_match_the_platforms_posted_ones() -> None:
     assert rules["youtube"] == (5, 20)
     assert rules["x"] == (10, 50)
     assert rules["reddit"] == (2, 10)
+    # The dispatcher's fallback for a missing row says the same.
+    assert rules == DEFAULT_POST_LIMITS
