@@ -30,6 +30,7 @@ from accounts.services import (
     account_record_success,
 )
 from browsers.pool import BrowserUnavailable, DriverPool, ProfileBusy
+from browsers.services import profile_create
 from monitoring.models import Alert
 from monitoring.services import alert_raise
 from uploads.models import ErrorKind, Post, PostAttempt, PostStatus
@@ -331,7 +332,9 @@ def post_publish(
         return []
     outcomes: list[Outcome] = []
     try:
-        with pool.driver_for(account.browser_profile) as driver:
+        # An account made outside account_create (a fixture, a shell) gets its profile now.
+        profile = profile_create(account=account)
+        with pool.driver_for(profile) as driver:
             reused = pool.last_checkout_reused
             next_id: int | None = post.pk
             while next_id is not None:
