@@ -37,7 +37,15 @@ CHROMIUM_ARGUMENTS = (
     "--password-store=basic",
     "--metrics-recording-only",
     "--renderer-process-limit=2",
-    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
+    # The network service runs inside the browser process: one process (about
+    # 20 MB) less per browser.
+    "--enable-features=NetworkServiceInProcess2",
+    # Not needed by a worker that only navigates forward in one tab: the
+    # omnibox popups (a WebUI renderer preloaded for an address bar nobody
+    # sees), the spare renderer kept warm for the next site, and the
+    # back-forward cache that keeps left pages alive.
+    "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication,"
+    "WebUIOmniboxPopup,WebUIOmniboxAimPopup,SpareRendererForSitePerProcess,BackForwardCache",
 )
 
 
