@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -32,6 +33,10 @@ class Command(BaseCommand):
         farm.start_worker(concurrency, quiet=False)
         farm.start_beat(quiet=False)
         self.stdout.write(f"Console: {base_url}/admin/   API docs: {base_url}/api/docs/")
+        if not get_user_model().objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                "No console login yet: `make demo` makes one, or run `manage.py createsuperuser`."
+            )
         try:
             while not farm.dead():
                 time.sleep(1)
