@@ -686,6 +686,7 @@ def bench(posts: int, browsers: int, baseline_posts: int, throwaway: Throwaway) 
     from accounts.services import workspace_create
 
     call_command("migrate", interactive=False, verbosity=0)
+    load_start = os.getloadavg()[0]
     server = SandboxServer(throwaway.root / "sandbox-server.log")
     sampler = TreeSampler()
     try:
@@ -762,6 +763,9 @@ def bench(posts: int, browsers: int, baseline_posts: int, throwaway: Throwaway) 
         "errors": reuse.errors + cold.errors,
         "database": throwaway.database,
         "server": "gunicorn",
+        "cpus": os.cpu_count(),
+        # Other work on the host skews throughput; this says how busy it was.
+        "load_avg_1m": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
     }
 
 
