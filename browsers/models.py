@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from django.conf import settings
@@ -30,6 +31,9 @@ class BrowserProfile(models.Model):
     timezone = models.CharField(max_length=64, default="UTC")
     window_width = models.PositiveIntegerField(default=1280)
     window_height = models.PositiveIntegerField(default=900)
+    # Names the profile's folder: a database restored or reset never hands
+    # one account's logged-in folder to another that got the same id.
+    folder = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     lease_holder = models.CharField(max_length=200, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -41,4 +45,4 @@ class BrowserProfile(models.Model):
 
     @property
     def user_data_dir(self) -> Path:
-        return Path(settings.FARM_PROFILES_DIR) / f"profile-{self.pk}"
+        return Path(settings.FARM_PROFILES_DIR) / str(self.folder)

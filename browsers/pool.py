@@ -86,6 +86,7 @@ class DriverPool:
         self.idle_seconds = (
             settings.FARM_BROWSER_IDLE_SECONDS if idle_seconds is None else idle_seconds
         )
+        self.max_uses = settings.FARM_BROWSER_MAX_USES
         self.opener = opener
         self.on_release = on_release
         self.holder = holder or lease_holder_name()
@@ -121,7 +122,8 @@ class DriverPool:
             with self._lock:
                 entry.in_use = False
                 entry.last_used = time.monotonic()
-            if not healthy:
+            # A long-lived browser slowly grows; a fresh one starts small.
+            if not healthy or entry.uses >= self.max_uses:
                 self.discard(profile.pk)
 
     def _checkout(self, profile: BrowserProfile) -> _Entry:

@@ -139,6 +139,7 @@ class ErrorKind(models.TextChoices):
     LOGIN_REQUIRED = "login_required", "Login required"
     REJECTED = "rejected", "Content rejected"
     BROWSER = "browser", "Browser broke"
+    UNKNOWN = "unknown", "Outcome unknown"
     PROFILE_BUSY = "profile_busy", "Profile busy"
 
 

@@ -38,9 +38,13 @@ from uploads.publishers import (
     BrowserBrokeError,
     ContentRejectedError,
     LoginRequiredError,
+    OutcomeUnknownError,
+    Publisher,
     PublishError,
+    PublishResult,
     RateLimitedError,
     TransientError,
+    VerifyResult,
     get_publisher,
 )
 from uploads.services import post_transition
@@ -170,6 +174,10 @@ def _record_error(
             )
         account_record_failure(account_id=account.pk, error_kind=ErrorKind.LOGIN_REQUIRED)
         return Outcome(post.pk, PostStatus.SCHEDULED)
+    if isinstance(exc, OutcomeUnknownError):
+        _attempt_finish(attempt, outcome="error", error_kind=ErrorKind.UNKNOWN, message=message)
+        _publishing(post.pk, holder, PostStatus.UNKNOWN, last_error=message)
+        return Outcome(post.pk, PostStatus.UNKNOWN)
     if isinstance(exc, ContentRejectedError):
         _attempt_finish(
             attempt,
@@ -227,6 +235,18 @@ def _record_error(
     return Outcome(post.pk, PostStatus.RETRY_WAIT, browser_ok=not browser_broke)
 
 
+def _found_from_an_earlier_try(publisher: Publisher, post: Post) -> VerifyResult | None:
+    """Before sending a post again, ask the platform whether an earlier try got through.
+
+    A first dispatch needs no check; any later one might follow a submit
+    whose answer was lost, and publishing it blindly could post it twice.
+    """
+    if post.dispatch_count <= 1:
+        return None
+    check = publisher.verify(post=post, account=post.account)
+    return check if check.found else None
+
+
 def post_publish_with_driver(
     *, post: Post, driver: WebDriver, holder: str, reused: bool
 ) -> Outcome:
@@ -240,9 +260,13 @@ def post_publish_with_driver(
         _publishing(post.pk, holder, PostStatus.FAILED, last_error=str(exc))
         return Outcome(post.pk, PostStatus.FAILED)
     try:
-        result = publisher.publish(driver=driver, post=post, account=account)
-        # Trust the platform, not the page we were shown.
-        check = publisher.verify(post=post, account=account)
+        check = _found_from_an_earlier_try(publisher, post)
+        if check is None:
+            result = publisher.publish(driver=driver, post=post, account=account)
+            # Trust the platform, not the page we were shown.
+            check = publisher.verify(post=post, account=account)
+        else:
+            result = PublishResult(platform_post_id=check.platform_post_id, url=check.url)
     except PublishError as exc:
         return _record_error(post, attempt, holder, exc, driver)
     except SoftTimeLimitExceeded:

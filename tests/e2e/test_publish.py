@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image
+from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Workspace
 from browsers.pool import DriverPool
@@ -18,7 +20,7 @@ from monitoring.models import Alert
 from sandbox.models import SandboxPost
 from uploads.dispatcher import posts_dispatch
 from uploads.models import Post, PostAttempt, PostStatus
-from uploads.publishing import post_publish
+from uploads.publishing import post_publish, posts_reconcile_unknown
 from uploads.services import post_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -171,3 +173,47 @@ def test_slow_platform_still_publishes(
     post = post_create(workspace=workspace, account=account, title="Patience")
     (post,) = queue_and_publish(pool, post)
     assert post.status == PostStatus.POSTED
+
+
+def test_a_retry_first_asks_the_platform_and_never_posts_twice(
+    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+) -> None:
+    account, remote = sandbox_account(workspace, "ivy")
+    post = post_create(workspace=workspace, account=account, title="Got through")
+    # An earlier try reached the platform, but its answer was lost on the way back.
+    SandboxPost.objects.create(
+        account=remote, title=post.title, publish_token=str(post.publish_token)
+    )
+    Post.objects.filter(pk=post.pk).update(
+        status=PostStatus.RETRY_WAIT, dispatch_count=1, attempts_count=1
+    )
+    (post,) = queue_and_publish(pool, post)
+
+    assert post.status == PostStatus.POSTED
+    assert SandboxPost.objects.filter(publish_token=str(post.publish_token)).count() == 1
+    assert pool.opened == 1
+
+
+def test_a_lost_answer_after_submit_is_verified_not_retried(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple],
+    pool: DriverPool,
+    settings: Settings,
+) -> None:
+    account, _ = sandbox_account(workspace, "jack", slow_ms=2500)
+    # The browser gives up on the answer page before the platform sends it.
+    settings.FARM_BROWSER_PAGE_TIMEOUT = 1
+    post = post_create(workspace=workspace, account=account, title="Slow answer")
+    (post,) = queue_and_publish(pool, post)
+    assert post.status == PostStatus.UNKNOWN
+    assert posts_dispatch() == 0  # nothing publishes an unknown post
+
+    wait_until_found = timezone.now() + timedelta(seconds=15)
+    while not SandboxPost.objects.filter(publish_token=str(post.publish_token)).exists():
+        assert timezone.now() < wait_until_found, "the sandbox never saved the post"
+        time.sleep(0.2)
+    assert posts_reconcile_unknown() == {"posted": 1, "scheduled": 0, "still_unknown": 0}
+    post.refresh_from_db()
+    assert post.status == PostStatus.POSTED
+    assert SandboxPost.objects.filter(publish_token=str(post.publish_token)).count() == 1

@@ -51,6 +51,16 @@ class ContentRejectedError(PublishError):
     error_kind = "rejected"
 
 
+class OutcomeUnknownError(PublishError):
+    """The post was submitted but what the platform did is not known.
+
+    Never retried blindly: the post goes to `unknown` and only the
+    publisher's `verify` decides whether it is on the platform.
+    """
+
+    error_kind = "unknown"
+
+
 class BrowserBrokeError(PublishError):
     """The browser crashed or the driver went away: not the account's fault."""
 

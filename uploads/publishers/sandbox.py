@@ -24,6 +24,7 @@ from uploads.publishers.base import (
     BrowserBrokeError,
     ContentRejectedError,
     LoginRequiredError,
+    OutcomeUnknownError,
     Publisher,
     PublishResult,
     RateLimitedError,
@@ -33,6 +34,7 @@ from uploads.publishers.base import (
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
 
     from accounts.models import Account
     from uploads.models import Post
@@ -99,9 +101,20 @@ class SandboxPublisher(Publisher):
             driver.find_element(*_testid("upload-media")).send_keys(post.media.path)
 
         submit = driver.find_element(*_testid("upload-submit"))
-        submit.click()
-        WebDriverWait(driver, self.wait_seconds).until(ec.staleness_of(submit))
-        marker = self._current_marker(driver)
+        # From the click on, the platform may have the post: whatever goes
+        # wrong must not lead to a blind retry, only to a check by publish token.
+        try:
+            submit.click()
+            self._wait_for_next_page(driver, submit)
+            marker = self._current_marker(driver)
+        except _BROWSER_GONE as exc:
+            raise OutcomeUnknownError(
+                f"browser lost after submitting: {exc.__class__.__name__}"
+            ) from exc
+        except WebDriverException as exc:
+            raise OutcomeUnknownError(
+                f"no answer page after submitting: {exc.msg or exc.__class__.__name__}"
+            ) from exc
         if marker != "post-published":
             self._raise_for(driver, marker)
         published = driver.find_element(*_testid("post-published"))
@@ -120,11 +133,18 @@ class SandboxPublisher(Publisher):
         driver.find_element(*_testid("login-password")).send_keys(credentials["password"])
         submit = driver.find_element(*_testid("login-submit"))
         submit.click()
-        WebDriverWait(driver, self.wait_seconds).until(ec.staleness_of(submit))
+        self._wait_for_next_page(driver, submit)
         from accounts.services import account_set_cookies
 
         # Kept encrypted so a browser on another host can start logged in.
         account_set_cookies(account=account, cookies=driver.get_cookies())
+
+    def _wait_for_next_page(self, driver: WebDriver, old_element: WebElement) -> None:
+        # While the page is swapped, ChromeDriver may answer a staleness check
+        # with "node does not belong to the document": the same news, so poll on.
+        WebDriverWait(driver, self.wait_seconds, ignored_exceptions=(WebDriverException,)).until(
+            ec.staleness_of(old_element)
+        )
 
     def _current_marker(self, driver: WebDriver) -> str | None:
         WebDriverWait(driver, self.wait_seconds).until(
