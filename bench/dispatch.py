@@ -175,7 +175,7 @@ def run_baseline() -> tuple[int, float]:
     from django.utils import timezone
 
     from accounts.models import Account
-    from uploads.dispatcher import FALLBACK_RULE, Limits, Usage, allowance, due_posts
+    from uploads.dispatcher import Limits, Usage, allowance, due_posts
     from uploads.models import DISPATCHABLE, Post, PostAttempt, PostStatus, RateLimitRule
     from uploads.services import post_transition
     from uploads.tasks import publish_post
@@ -206,7 +206,10 @@ def run_baseline() -> tuple[int, float]:
                 last_hour=Count("id", filter=Q(dispatched_at__gt=now - timedelta(hours=1))),
                 last_dispatch=Max("dispatched_at"),
             )
-            limits = Limits.for_account(account, rules.get(account.platform, FALLBACK_RULE))
+            limits = Limits.for_account(
+                account,
+                rules.get(account.platform) or RateLimitRule.shipped_default(account.platform),
+            )
             usage = Usage(counts["last_hour"], counts["last_day"], counts["last_dispatch"])
             if allowance(account=account, limits=limits, usage=usage, now=now) < 1:
                 continue
