@@ -90,25 +90,40 @@ class BulkValidationError(Exception):
         self.errors = errors
 
 
-def posts_bulk_create(*, workspace: Workspace, rows: list[dict[str, Any]]) -> list[Post]:
-    """Create text posts from rows, all or nothing; errors name each bad row."""
+def posts_bulk_create(
+    *,
+    workspace: Workspace,
+    rows: list[dict[str, Any] | None],
+    known_errors: dict[int, dict[str, Any]] | None = None,
+) -> list[Post]:
+    """Create text posts from rows, all or nothing; errors name each bad row.
+
+    `known_errors` are problems the caller already found (a row it could not
+    even parse is given as None): they are reported beside the rule checks of
+    the other rows, so one answer lists every bad row.
+    """
+    known_errors = known_errors or {}
     if not rows:
         raise BulkValidationError([{"row": None, "errors": {"posts": ["No rows given."]}}])
     if len(rows) > BULK_MAX_ROWS:
         raise BulkValidationError(
             [{"row": None, "errors": {"posts": [f"At most {BULK_MAX_ROWS} rows a call."]}}]
         )
-    account_ids = {row.get("account") for row in rows}
+    parsed = [row for row in rows if row is not None]
+    account_ids = {row.get("account") for row in parsed}
     accounts = Account.objects.filter(
         workspace=workspace, pk__in=[a for a in account_ids if isinstance(a, int)]
     ).in_bulk()
-    campaign_ids = {row.get("campaign") for row in rows if row.get("campaign") is not None}
+    campaign_ids = {row.get("campaign") for row in parsed if row.get("campaign") is not None}
     campaigns = Campaign.objects.filter(
         workspace=workspace, pk__in=[c for c in campaign_ids if isinstance(c, int)]
     ).in_bulk()
     errors: list[dict[str, Any]] = []
     prepared: list[Post] = []
     for index, row in enumerate(rows):
+        if row is None or index in known_errors:
+            errors.append({"row": index, "errors": known_errors.get(index, {})})
+            continue
         account = accounts.get(row.get("account"))
         row_errors = post_errors(
             workspace=workspace,

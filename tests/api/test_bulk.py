@@ -89,6 +89,21 @@ def test_type_errors_are_reported_per_row(account: Account, api_client_for: Make
     assert Post.objects.count() == 0
 
 
+def test_type_and_rule_errors_come_back_in_one_answer(
+    account: Account, api_client_for: MakeClient
+) -> None:
+    rows = [row(account, 0), row(account, 1, priority="x"), row(account, 2, title="")]
+
+    response = api_client_for(account.workspace).post(BULK, {"posts": rows}, format="json")
+
+    assert response.status_code == 400, response.content
+    errors = {e["row"]: e["errors"] for e in response.json()["errors"]}
+    assert set(errors) == {1, 2}
+    assert "priority" in errors[1]
+    assert "title" in errors[2]
+    assert Post.objects.count() == 0
+
+
 @pytest.mark.parametrize("kind", ["image", "video"])
 def test_rows_with_media_kinds_are_refused(
     account: Account, api_client_for: MakeClient, kind: str

@@ -34,6 +34,7 @@ from accounts.selectors import account_get
 from uploads.api.serializers import (
     BulkCreatedSerializer,
     BulkErrorsSerializer,
+    BulkPostRowInputSerializer,
     BulkPostsInputSerializer,
     PostCreateInputSerializer,
     PostDetailOutputSerializer,
@@ -66,6 +67,19 @@ def _bulk_input_errors(errors: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             shaped.append({"row": None, "errors": {field: problems}})
     return shaped
+
+
+def _parse_rows(raw_rows: list[Any]) -> tuple[list[dict[str, Any] | None], dict[int, Any]]:
+    rows: list[dict[str, Any] | None] = []
+    errors: dict[int, Any] = {}
+    for index, raw in enumerate(raw_rows):
+        row = BulkPostRowInputSerializer(data=raw)
+        if row.is_valid():
+            rows.append(dict(row.validated_data))
+        else:
+            rows.append(None)
+            errors[index] = row.errors
+    return rows, errors
 
 
 def _conflict_response() -> OpenApiResponse:
@@ -146,21 +160,32 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def bulk(self, request: Request) -> Response:
         serializer = BulkPostsInputSerializer(data=request.data)
+        rows, row_errors = None, {}
         if not serializer.is_valid():
-            return Response(
-                {"errors": _bulk_input_errors(serializer.errors)},
-                status=status.HTTP_400_BAD_REQUEST,
+            shaped = _bulk_input_errors(serializer.errors)
+            if any(error["row"] is None for error in shaped):
+                return Response({"errors": shaped}, status=status.HTTP_400_BAD_REQUEST)
+            # Only some rows are malformed: parse the rest one by one, so the
+            # rule checks of the good ones come back in the same answer.
+            rows, row_errors = _parse_rows(request.data["posts"])
+        if rows is None:
+            rows, workspace_id = (
+                serializer.validated_data["posts"],
+                serializer.validated_data.get("workspace"),
             )
-        data = serializer.validated_data
+        else:
+            # The workspace field passed validation (its errors would carry no row).
+            raw = request.data.get("workspace")
+            workspace_id = None if raw in (None, "") else int(raw)
         try:
-            workspace = workspace_for_write(request, data.get("workspace"))
+            workspace = workspace_for_write(request, workspace_id)
         except ValidationError as exc:
             return Response(
                 {"errors": [{"row": None, "errors": exc.detail}]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         try:
-            posts = posts_bulk_create(workspace=workspace, rows=data["posts"])
+            posts = posts_bulk_create(workspace=workspace, rows=rows, known_errors=row_errors)
         except BulkValidationError as exc:
             return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
         output = PostOutputSerializer(posts, many=True, context=self.get_serializer_context())
