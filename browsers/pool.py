@@ -50,6 +50,14 @@ class _Entry:
     uses: int = 0
 
 
+def driver_alive(driver: WebDriver) -> bool:
+    try:
+        driver.execute_script("return 1")
+        return True
+    except Exception:
+        return False
+
+
 def driver_quit(driver: WebDriver) -> None:
     """Close a browser; kill its process tree if it does not go quietly."""
     process = getattr(getattr(driver, "service", None), "process", None)
@@ -116,7 +124,7 @@ class DriverPool:
             healthy = False
             raise
         except WebDriverException:
-            healthy = self._alive(entry.driver)
+            healthy = driver_alive(entry.driver)
             raise
         finally:
             with self._lock:
@@ -136,7 +144,7 @@ class DriverPool:
             if entry is not None:
                 entry.in_use = True
         if entry is not None:
-            if self._alive(entry.driver):
+            if driver_alive(entry.driver):
                 entry.uses += 1
                 self.last_checkout_reused = True
                 return entry
@@ -156,14 +164,6 @@ class DriverPool:
             self._entries[profile.pk] = entry
             self.opened += 1
         return entry
-
-    @staticmethod
-    def _alive(driver: WebDriver) -> bool:
-        try:
-            driver.execute_script("return 1")
-            return True
-        except Exception:
-            return False
 
     def _make_room(self) -> None:
         """Close the least recently used idle browser when the pool is full."""

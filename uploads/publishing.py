@@ -29,7 +29,7 @@ from accounts.services import (
     account_record_failure,
     account_record_success,
 )
-from browsers.pool import BrowserUnavailable, DriverPool, ProfileBusy
+from browsers.pool import BrowserUnavailable, DriverPool, ProfileBusy, driver_alive
 from browsers.services import profile_create
 from monitoring.models import Alert
 from monitoring.services import alert_raise
@@ -177,7 +177,9 @@ def _record_error(
     if isinstance(exc, OutcomeUnknownError):
         _attempt_finish(attempt, outcome="error", error_kind=ErrorKind.UNKNOWN, message=message)
         _publishing(post.pk, holder, PostStatus.UNKNOWN, last_error=message)
-        return Outcome(post.pk, PostStatus.UNKNOWN)
+        # The answer may have been lost with the browser: then the next post needs a fresh one.
+        alive = driver is not None and driver_alive(driver)
+        return Outcome(post.pk, PostStatus.UNKNOWN, browser_ok=alive)
     if isinstance(exc, ContentRejectedError):
         _attempt_finish(
             attempt,
@@ -327,9 +329,7 @@ def _next_queued_post_id(account_id: int) -> int | None:
 
 
 def _load(post_id: int) -> Post:
-    return Post.objects.select_related("account__workspace", "account__browser_profile").get(
-        pk=post_id
-    )
+    return Post.objects.select_related("account__workspace").get(pk=post_id)
 
 
 def post_publish(
