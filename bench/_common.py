@@ -8,6 +8,9 @@ CELERY_BROKER_URL) but never on their data:
   database, so the database DATABASE_URL names need not exist) or a temporary
   file under FARM_DATA_DIR (SQLite), points DATABASE_URL at it before Django
   reads its settings, and drops it on the way out;
+- `throwaway_data_dir()` (optional, entered first) points FARM_DATA_DIR at a
+  temporary folder, so media, browser profiles, a filesystem broker and an
+  SQLite database land there, and removes the folder on the way out;
 - `throwaway_queue()` names a queue of its own (`<prefix>-<pid>`) as the
   default Celery queue before Django reads its settings, so nothing a bench
   sends can reach a real worker, and deletes it with its messages on the way
@@ -22,7 +25,8 @@ Both must be entered before `django_setup()`::
         emit({"database": db.vendor, "peak_rss_mb": peak_rss_mb(), ...})
 
 `emit()` prints the bench's one JSON object on stdout; everything else (logs)
-goes to stderr. `machine()` (CPUs, load) and `peak_rss_mb()` describe the run.
+goes to stderr, and `stdout_to_stderr()` sends there also what libraries and
+child processes print. `machine()` (CPUs, load) and `peak_rss_mb()` describe the run.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import signal
 import sys
 import tempfile
@@ -97,8 +102,10 @@ def _sigterm_unwinds() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def throwaway_database(prefix: str = "farm_bench") -> Iterator[ThrowawayDatabase]:
-    """A fresh, empty database on the configured server, dropped on exit.
+def throwaway_database(
+    prefix: str = "farm_bench", *, keep: bool = False
+) -> Iterator[ThrowawayDatabase]:
+    """A fresh, empty database on the configured server, dropped on exit unless `keep`.
 
     Sets os.environ["DATABASE_URL"] for the duration, so it must be entered
     before Django's settings are loaded. The caller migrates it
@@ -120,7 +127,7 @@ def throwaway_database(prefix: str = "farm_bench") -> Iterator[ThrowawayDatabase
             factory = _sqlite_database
         else:
             raise RuntimeError(f"benches support PostgreSQL and SQLite, not {scheme!r}")
-        with factory(original, prefix) as database:
+        with factory(original, prefix, keep) as database:
             os.environ["DATABASE_URL"] = database.url
             try:
                 yield database
@@ -133,7 +140,7 @@ def throwaway_database(prefix: str = "farm_bench") -> Iterator[ThrowawayDatabase
 
 
 @contextlib.contextmanager
-def _postgres_database(url: str, prefix: str) -> Iterator[ThrowawayDatabase]:
+def _postgres_database(url: str, prefix: str, keep: bool) -> Iterator[ThrowawayDatabase]:
     import psycopg
     from psycopg import sql
 
@@ -149,14 +156,18 @@ def _postgres_database(url: str, prefix: str) -> Iterator[ThrowawayDatabase]:
         yield ThrowawayDatabase("postgresql", name, urlunsplit(parts._replace(path=f"/{name}")))
     finally:
         _close_django_connections()
-        with psycopg.connect(maintenance, autocommit=True) as conn:
-            force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}" + force).format(sql.Identifier(name)))
-        logger.info("dropped database %s", name)
+        if keep:
+            logger.info("kept database %s", name)
+        else:
+            with psycopg.connect(maintenance, autocommit=True) as conn:
+                force = " WITH (FORCE)" if conn.info.server_version >= 130000 else ""
+                drop = sql.SQL("DROP DATABASE IF EXISTS {}" + force)
+                conn.execute(drop.format(sql.Identifier(name)))
+            logger.info("dropped database %s", name)
 
 
 @contextlib.contextmanager
-def _sqlite_database(url: str, prefix: str) -> Iterator[ThrowawayDatabase]:
+def _sqlite_database(url: str, prefix: str, keep: bool) -> Iterator[ThrowawayDatabase]:
     fd, path = tempfile.mkstemp(
         prefix=f"{prefix}-{os.getpid()}-", suffix=".sqlite3", dir=data_dir()
     )
@@ -166,10 +177,41 @@ def _sqlite_database(url: str, prefix: str) -> Iterator[ThrowawayDatabase]:
         yield ThrowawayDatabase("sqlite", path, f"sqlite:///{path}")
     finally:
         _close_django_connections()
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(path + suffix)
-        logger.info("removed database %s", path)
+        if keep:
+            logger.info("kept database %s", path)
+        else:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path + suffix)
+            logger.info("removed database %s", path)
+
+
+@contextlib.contextmanager
+def throwaway_data_dir(prefix: str, *, keep: bool = False) -> Iterator[Path]:
+    """A fresh, empty FARM_DATA_DIR, removed on exit unless `keep`.
+
+    Enter it before `throwaway_database()`, so that an SQLite database is
+    created inside it, and before Django loads settings.
+    """
+    if _settings_loaded():
+        raise RuntimeError("throwaway_data_dir() must be entered before Django loads settings")
+    saved = os.environ.get("FARM_DATA_DIR")
+    with _sigterm_unwinds():
+        root = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+        os.environ["FARM_DATA_DIR"] = str(root)
+        logger.info("created data folder %s", root)
+        try:
+            yield root
+        finally:
+            if saved is None:
+                os.environ.pop("FARM_DATA_DIR", None)
+            else:
+                os.environ["FARM_DATA_DIR"] = saved
+            if keep:
+                logger.info("kept data folder %s", root)
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+                logger.info("removed data folder %s", root)
 
 
 class ThrowawayQueue:
@@ -287,6 +329,21 @@ def peak_rss_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Point fd 1 at stderr meanwhile, so that what libraries and child processes
+    print cannot mix with the JSON that `emit()` prints afterwards."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def emit(result: Mapping[str, Any]) -> None:

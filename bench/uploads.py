@@ -2,11 +2,14 @@
 
     python -m bench.uploads --posts 60 --browsers 3
 
-Everything runs against a throwaway farm: a temporary data folder (database,
-media, browser profiles, filesystem broker) or, when DATABASE_URL points at
-PostgreSQL, a throwaway database `farm_bench_uploads_<pid>` beside it. The
-sandbox is served over real HTTP on 127.0.0.1 by gunicorn, a separate process
-sharing the same database.
+Everything runs against a throwaway farm (see bench/_common.py): a temporary
+data folder (media, browser profiles, a filesystem broker, the SQLite
+database) or, when DATABASE_URL points at PostgreSQL, a throwaway database
+`farm_bench_uploads_<pid>` beside it, and a queue of its own
+(`bench-uploads-<pid>`) on the configured broker that no worker listens to.
+All are removed at the end, also on an error or SIGTERM. The sandbox is
+served over real HTTP on 127.0.0.1 by gunicorn (config.processes), a separate
+process sharing the same database.
 
 Two runs with the same flow, one after the other:
 
@@ -35,29 +38,29 @@ exactly once.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
-import json
 import logging
 import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
+
+from bench._common import (
+    django_setup,
+    emit,
+    log_to_stderr,
+    machine,
+    stdout_to_stderr,
+    throwaway_data_dir,
+    throwaway_database,
+    throwaway_queue,
+)
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -65,152 +68,16 @@ if TYPE_CHECKING:
     from accounts.models import Account, Workspace
     from browsers.models import BrowserProfile
     from browsers.pool import DriverPool
+    from config.processes import FarmProcesses
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql", "postgis"}
+PUBLISH_TASK = "uploads.tasks.publish_post"
 SAMPLE_INTERVAL_SECONDS = 0.2
+SERVER_START_SECONDS = 60.0
+# On top of config.processes' gunicorn command line, which these do not override.
+GUNICORN_EXTRA_ARGS = "--timeout 120 --log-level warning"
 MB = 1024 * 1024
 
 logger = logging.getLogger("bench.uploads")
-
-
-# --- A throwaway farm ---------------------------------------------------------
-
-
-def _is_postgres(url: str) -> bool:
-    return url.split(":", 1)[0].lower() in POSTGRES_SCHEMES
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def _postgres_admin(url: str, statement: str, name: str) -> None:
-    """Run CREATE/DROP DATABASE on the server's maintenance database `postgres`."""
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL(statement).format(sql.Identifier(name)))
-
-
-@dataclass
-class Throwaway:
-    """The temporary data folder and, on PostgreSQL, the temporary database."""
-
-    root: Path
-    database: str
-    postgres_url: str = ""
-    postgres_name: str = ""
-
-    @classmethod
-    def create(cls) -> Throwaway:
-        root = Path(tempfile.mkdtemp(prefix="farm-bench-uploads-"))
-        data_dir = root / "data"
-        data_dir.mkdir()
-        given = os.environ.get("DATABASE_URL", "")
-        os.environ["FARM_DATA_DIR"] = str(data_dir)
-        # Messages go to the throwaway folder's broker, on a queue no worker listens to.
-        os.environ["CELERY_BROKER_URL"] = "filesystem://"
-        os.environ["CELERY_TASK_DEFAULT_QUEUE"] = f"bench-uploads-{uuid.uuid4().hex[:12]}"
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        if given and _is_postgres(given):
-            name = f"farm_bench_uploads_{os.getpid()}"
-            _postgres_admin(given, "DROP DATABASE IF EXISTS {} WITH (FORCE)", name)
-            _postgres_admin(given, "CREATE DATABASE {}", name)
-            os.environ["DATABASE_URL"] = _with_database(given, name)
-            logger.info("throwaway PostgreSQL database %s", name)
-            return cls(root=root, database="postgresql", postgres_url=given, postgres_name=name)
-        os.environ["DATABASE_URL"] = f"sqlite:///{data_dir / 'farm.sqlite3'}"
-        logger.info("throwaway SQLite farm in %s", data_dir)
-        return cls(root=root, database="sqlite")
-
-    def remove(self) -> None:
-        if self.postgres_name:
-            from django.db import connections
-
-            connections.close_all()
-            try:
-                _postgres_admin(
-                    self.postgres_url, "DROP DATABASE IF EXISTS {} WITH (FORCE)", self.postgres_name
-                )
-            except Exception:
-                logger.exception("could not drop %s", self.postgres_name)
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class SandboxServer:
-    """gunicorn serving the farm (and so the sandbox) on a free loopback port."""
-
-    def __init__(self, log_path: Path) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, *, timeout: float = 60.0) -> None:
-        env = {**os.environ, "SANDBOX_BASE_URL": self.base_url, "PYTHONUNBUFFERED": "1"}
-        argv = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            "2",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--timeout",
-            "120",
-            "--log-level",
-            "warning",
-        ]
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the sandbox server exited:\n{self.log_path.read_text()[-4000:]}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/sandbox/login/", timeout=5) as resp:
-                    if resp.status == 200:
-                        logger.info("sandbox served at %s", self.base_url)
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the sandbox server did not answer within {timeout:.0f}s")
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=5)
 
 
 # --- Memory of each browser's process tree --------------------------------------
@@ -451,6 +318,7 @@ def _account_worker(
     starts: list[float],
     errors: list[str],
     lock: threading.Lock,
+    stop: threading.Event,
 ) -> None:
     """One worker thread: its own pool, publishing its account's queue until it is empty."""
     from django.db import connection
@@ -472,7 +340,7 @@ def _account_worker(
         pools.append(pool)
     stalls = 0
     try:
-        while (post_id := _first_queued(entry.account.pk)) is not None:
+        while not stop.is_set() and (post_id := _first_queued(entry.account.pk)) is not None:
             outcomes = post_publish(
                 post_id=post_id, pool=pool, continue_for_seconds=0.0 if cold else None
             )
@@ -514,6 +382,7 @@ def run_publish(
     starts: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
+    stop = threading.Event()
     threads = [
         threading.Thread(
             target=_account_worker,
@@ -527,16 +396,30 @@ def run_publish(
                 "starts": starts,
                 "errors": errors,
                 "lock": lock,
+                "stop": stop,
             },
         )
         for n, entry in enumerate(accounts)
     ]
     logger.info("%s: %d posts over %d browsers", name, len(post_ids), len(accounts))
     began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        # Interrupted (SIGTERM, Ctrl-C): close the browsers under the workers so
+        # they stop before the database they write to is dropped.
+        stop.set()
+        with lock:
+            open_pools = list(pools)
+        for pool in open_pools:
+            pool.close_all()
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(timeout=30)
+        raise
     seconds = time.monotonic() - began
     result = RunResult(
         name=name,
@@ -676,29 +559,47 @@ def _worst_breakdown(peaks: Peaks) -> dict[str, float]:
     return dict(sorted(peaks.by_type.get(worst, {}).items()))
 
 
-def bench(posts: int, browsers: int, baseline_posts: int, throwaway: Throwaway) -> dict[str, Any]:
-    import django
+def sandbox_start(farm: FarmProcesses, base_url: str) -> None:
+    """Start the web process and wait for the sandbox's login page; on failure, show its log."""
+    farm.start_web(int(base_url.rsplit(":", 1)[1]))
+    try:
+        farm.wait_for_http(f"{base_url}/sandbox/login/", timeout=SERVER_START_SECONDS)
+    except RuntimeError as exc:
+        log = farm.log_dir / "web.log"
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        raise RuntimeError(f"the sandbox server did not start: {exc}\n{tail}") from exc
+    logger.info("sandbox served at %s", base_url)
 
-    django.setup()
+
+def bench(
+    posts: int, browsers: int, baseline_posts: int, *, database: str, data_dir: Path
+) -> dict[str, Any]:
     from django.conf import settings
-    from django.core.management import call_command
 
     from accounts.services import workspace_create
+    from config.processes import FarmProcesses, free_port
 
-    call_command("migrate", interactive=False, verbosity=0)
-    load_start = os.getloadavg()[0]
-    server = SandboxServer(throwaway.root / "sandbox-server.log")
+    load_start = machine()["load_1m"]
+    base_url = f"http://127.0.0.1:{free_port(0)}"  # 0: any free port
+    farm = FarmProcesses(
+        env={
+            "SANDBOX_BASE_URL": base_url,
+            "PYTHONUNBUFFERED": "1",
+            "GUNICORN_CMD_ARGS": GUNICORN_EXTRA_ARGS,
+        },
+        log_dir=data_dir / "logs",
+    )
     sampler = TreeSampler()
     try:
-        server.start()
-        settings.SANDBOX_BASE_URL = server.base_url
-        os.environ["SANDBOX_BASE_URL"] = server.base_url
+        sandbox_start(farm, base_url)
+        settings.SANDBOX_BASE_URL = base_url
+        os.environ["SANDBOX_BASE_URL"] = base_url
 
         workspace = workspace_create(
             name="Bench", slug="bench-uploads", max_accounts=2 * browsers + 1
         )
         per_account = -(-max(posts, baseline_posts) // browsers) + 1
-        warm_up(workspace, server.base_url)
+        warm_up(workspace, base_url)
         reuse_accounts = accounts_create(workspace, "bench-reuse", browsers, per_account)
         cold_accounts = accounts_create(workspace, "bench-cold", browsers, per_account)
 
@@ -721,7 +622,7 @@ def bench(posts: int, browsers: int, baseline_posts: int, throwaway: Throwaway) 
         )
     finally:
         sampler.stop()
-        server.stop()
+        farm.stop()
 
     check = check_published(reuse.post_ids + cold.post_ids)
     reuse_latency = latencies(reuse.post_ids)
@@ -761,30 +662,12 @@ def bench(posts: int, browsers: int, baseline_posts: int, throwaway: Throwaway) 
         "not_posted_details": check.problems,
         "sandbox_posts": check.sandbox_posts,
         "errors": reuse.errors + cold.errors,
-        "database": throwaway.database,
+        "database": database,
         "server": "gunicorn",
         "cpus": os.cpu_count(),
         # Other work on the host skews throughput; this says how busy it was.
-        "load_avg_1m": {"start": round(load_start, 2), "end": round(os.getloadavg()[0], 2)},
+        "load_avg_1m": {"start": load_start, "end": machine()["load_1m"]},
     }
-
-
-@contextlib.contextmanager
-def stdout_kept_for_json() -> Iterator[Callable[[str], None]]:
-    """Point fd 1 at stderr while the bench runs, so only the JSON reaches stdout."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-
-    def emit(text: str) -> None:
-        os.write(saved, (text + "\n").encode())
-
-    try:
-        yield emit
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -807,22 +690,21 @@ def main(argv: list[str] | None = None) -> int:
     if baseline_posts < 1:
         parser.error("--baseline-posts must be at least 1")
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    sys.path.insert(0, str(PROJECT_ROOT))
-    with stdout_kept_for_json() as emit:
-        throwaway = Throwaway.create()
-        try:
-            result = bench(args.posts, args.browsers, baseline_posts, throwaway)
-        finally:
-            if args.keep:
-                logger.info("kept %s %s", throwaway.root, throwaway.postgres_name)
-            else:
-                throwaway.remove()
-        emit(json.dumps(result))
+    log_to_stderr()
+    # Data folder first, so the SQLite database and filesystem broker land in it;
+    # all three are removed in reverse order, also on an error or SIGTERM.
+    with (
+        stdout_to_stderr(),
+        throwaway_data_dir("farm-bench-uploads", keep=args.keep) as data_dir,
+        throwaway_database("farm_bench_uploads", keep=args.keep) as db,
+        throwaway_queue("bench-uploads") as queue,
+    ):
+        django_setup()
+        queue.check_routes(PUBLISH_TASK)
+        result = bench(
+            args.posts, args.browsers, baseline_posts, database=db.vendor, data_dir=data_dir
+        )
+    emit(result)
     ok = result["all_posted"] and result["duplicates"] == 0 and not result["errors"]
     return 0 if ok else 1
 

@@ -103,6 +103,11 @@ class FarmProcesses:
         while time.monotonic() < deadline:
             with suppress(OSError), urllib.request.urlopen(url, timeout=2):
                 return
+            # A process that has exited will not start answering: say so now.
+            if dead := self.dead():
+                raise RuntimeError(
+                    f"{', '.join(dead)} exited before {url} answered; see {self.log_dir}"
+                )
             time.sleep(0.3)
         raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; see {self.log_dir}")
 
