@@ -4,16 +4,23 @@ A browser stays open after a post so the next post of the same account
 reuses it (no cold start, still logged in). The profile's farm-wide lease is
 held for as long as the browser lives, so no other worker can open the same
 profile meanwhile; idle browsers are closed and their leases released.
+
+A daemon thread keeps house: it closes idle browsers and, every heartbeat,
+renews the leases this process holds (its profiles', and through
+`on_heartbeat` its posts'). Leases can therefore be short: when the process
+dies, the heartbeat stops with it and the leases run out soon after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -88,6 +95,7 @@ class DriverPool:
         idle_seconds: float | None = None,
         opener: Callable[[BrowserProfile], WebDriver] = driver_open,
         on_release: Callable[[int], None] | None = None,
+        on_heartbeat: Callable[[str], None] | None = None,
         holder: str | None = None,
     ) -> None:
         self.size = size or settings.FARM_BROWSER_POOL_SIZE
@@ -97,6 +105,8 @@ class DriverPool:
         self.max_uses = settings.FARM_BROWSER_MAX_USES
         self.opener = opener
         self.on_release = on_release
+        self.on_heartbeat = on_heartbeat
+        self.heartbeat_seconds = settings.FARM_LEASE_HEARTBEAT_SECONDS
         self.holder = holder or lease_holder_name()
         self.opened = 0
         self.last_checkout_reused = False
@@ -206,17 +216,129 @@ class DriverPool:
         for profile_id in list(self._entries):
             self.discard(profile_id)
 
+    def heartbeat(self) -> None:
+        """Renew every lease this process holds, so they outlive no dead process."""
+        with self._lock:
+            profile_ids = list(self._entries)
+        services.profile_leases_renew(profile_ids=profile_ids, holder=self.holder)
+        if self.on_heartbeat is not None:
+            self.on_heartbeat(self.holder)
+
     def _start_reaper(self) -> None:
         if self._reaper is not None and self._reaper.is_alive():
             return
-        # A daemon thread closes idle browsers even when no task arrives.
+        # A daemon thread keeps house even when no task arrives.
         self._reaper = threading.Thread(target=self._reap, name="browser-pool-reaper", daemon=True)
         self._reaper.start()
 
     def _reap(self) -> None:
-        interval = max(min(self.idle_seconds / 2, 5.0), 0.5)
-        while not self._stopping.wait(interval):
-            try:
-                self.close_idle()
-            except Exception:
-                logger.exception("closing idle browsers failed")
+        from django.db import connection
+
+        interval = max(min(self.idle_seconds / 2, self.heartbeat_seconds / 2, 5.0), 0.2)
+        next_beat = time.monotonic() + self.heartbeat_seconds
+        try:
+            while not self._stopping.wait(interval):
+                try:
+                    self.close_idle()
+                    if time.monotonic() >= next_beat:
+                        next_beat = time.monotonic() + self.heartbeat_seconds
+                        self.heartbeat()
+                except Exception:
+                    logger.exception("browser pool housekeeping failed")
+        finally:
+            connection.close()
+
+
+# --- After a worker process died without closing its browsers -----------------
+
+
+def holder_is_dead_here(holder: str) -> bool:
+    """True when `holder` names a process of this host that no longer runs.
+
+    Holders on other hosts are never judged here: only their own host, or
+    their lease running out, can tell.
+    """
+    host, _, pid = holder.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
+
+
+@dataclass
+class OrphansReaped:
+    dead_holders: set[str]
+    leases_released: int
+    processes_killed: int
+
+
+def browsers_reap_orphans() -> OrphansReaped:
+    """Free what a dead worker process of this host left behind.
+
+    A process killed outright (SIGKILL, the task's hard time limit, the OOM
+    killer) runs no cleanup: its profile leases stay taken until they expire
+    and its Chromium keeps running, holding the profile's folder. Release the
+    leases of holders that no longer run here, and kill the browsers running
+    on one of this database's profiles that no live process holds.
+    """
+    holders = set(
+        BrowserProfile.objects.exclude(lease_holder="")
+        .values_list("lease_holder", flat=True)
+        .distinct()
+    )
+    dead = {holder for holder in holders if holder_is_dead_here(holder)}
+    released = 0
+    if dead:
+        released = BrowserProfile.objects.filter(lease_holder__in=dead).update(
+            lease_holder="", lease_until=None
+        )
+    return OrphansReaped(dead, released, _orphan_browsers_kill())
+
+
+def _orphan_browsers_kill() -> int:
+    prefix = f"--user-data-dir={settings.FARM_PROFILES_DIR}{os.sep}"
+    running: dict[str, list[psutil.Process]] = {}
+    for proc in psutil.process_iter(["cmdline"]):
+        for arg in proc.info["cmdline"] or ():
+            if arg.startswith(prefix):
+                folder = arg[len(prefix) :].split(os.sep, 1)[0]
+                running.setdefault(folder, []).append(proc)
+                break
+    if not running:
+        return 0
+    holders = dict(
+        BrowserProfile.objects.filter(folder__in=_valid_uuids(running)).values_list(
+            "folder", "lease_holder"
+        )
+    )
+    killed = 0
+    for folder, holder in holders.items():
+        for proc in running[str(folder)]:
+            if _started_by(proc, holder):
+                continue  # its holder's own browser, maybe opening right now
+            with contextlib.suppress(psutil.Error):
+                parent = proc.parent()
+                proc.kill()
+                killed += 1
+                # Its chromedriver goes too, when that is what started it.
+                if parent is not None and "chromedriver" in parent.name():
+                    parent.kill()
+    if killed:
+        logger.warning("killed %d browser processes left behind by dead workers", killed)
+    return killed
+
+
+def _started_by(proc: psutil.Process, holder: str) -> bool:
+    """Whether the live process the lease names is among `proc`'s ancestors."""
+    host, _, pid = holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return bool(holder)  # another host's lease: not ours to judge
+    try:
+        return any(parent.pid == int(pid) for parent in proc.parents())
+    except psutil.Error:
+        return True
+
+
+def _valid_uuids(folders: Iterable[str]) -> list[uuid.UUID]:
+    valid = []
+    for folder in folders:
+        with contextlib.suppress(ValueError):
+            valid.append(uuid.UUID(folder))
+    return valid

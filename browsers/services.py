@@ -30,6 +30,16 @@ def profile_lease_acquire(*, profile_id: int, holder: str, seconds: int | None =
     )
 
 
+def profile_leases_renew(*, profile_ids: list[int], holder: str) -> int:
+    """Push back the expiry of the leases `holder` still has; a lost lease stays lost."""
+    if not profile_ids:
+        return 0
+    until = timezone.now() + timedelta(seconds=settings.FARM_PROFILE_LEASE_SECONDS)
+    return BrowserProfile.objects.filter(pk__in=profile_ids, lease_holder=holder).update(
+        lease_until=until
+    )
+
+
 def profile_lease_release(*, profile_id: int, holder: str) -> bool:
     return (
         BrowserProfile.objects.filter(pk=profile_id, lease_holder=holder).update(

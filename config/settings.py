@@ -193,7 +193,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The database scheduler, behind a farm-wide lock: a second beat started by
+# mistake waits instead of sending every periodic task twice.
+CELERY_BEAT_SCHEDULER = "monitoring.beat:SingleBeatScheduler"
+FARM_BEAT_LOCK_SECONDS = env.int("FARM_BEAT_LOCK_SECONDS", default=30)
+# On SIGTERM a worker stops taking posts, finishes the one in hand, and gives
+# it back if it is not done within this many seconds (a hung browser is
+# closed, and the post verified on the platform before it is requeued).
+FARM_SHUTDOWN_GRACE_SECONDS = env.int("FARM_SHUTDOWN_GRACE_SECONDS", default=20)
 CELERY_TIMEZONE = "UTC"
 
 FARM_DISPATCH_INTERVAL_SECONDS = env.float("FARM_DISPATCH_INTERVAL_SECONDS", default=5.0)
@@ -203,19 +210,22 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": FARM_DISPATCH_INTERVAL_SECONDS,
         "options": {"expires": max(FARM_DISPATCH_INTERVAL_SECONDS * 2, 5)},
     },
+    # Each workspace's day starts at its own midnight; a minute's tick finds it.
     "reset-daily-quotas": {
         "task": "accounts.tasks.reset_daily_quotas",
-        "schedule": 300.0,
-        "options": {"expires": 240},
+        "schedule": 60.0,
+        "options": {"expires": 50},
     },
 }
 
 # --- The farm's own knobs ---------------------------------------------------
 FARM_PUBLISH_SOFT_TIME_LIMIT = env.int("FARM_PUBLISH_SOFT_TIME_LIMIT", default=240)
 FARM_PUBLISH_TIME_LIMIT = env.int("FARM_PUBLISH_TIME_LIMIT", default=300)
-# A publish lease outlives the hard time limit, so a live worker never loses it.
-FARM_PUBLISH_LEASE_SECONDS = env.int("FARM_PUBLISH_LEASE_SECONDS", default=360)
-FARM_PROFILE_LEASE_SECONDS = env.int("FARM_PROFILE_LEASE_SECONDS", default=360)
+# Leases are short and renewed by a heartbeat while their worker lives, so a
+# dead worker's post and browser profile are free again within a minute or so.
+FARM_PUBLISH_LEASE_SECONDS = env.int("FARM_PUBLISH_LEASE_SECONDS", default=60)
+FARM_PROFILE_LEASE_SECONDS = env.int("FARM_PROFILE_LEASE_SECONDS", default=60)
+FARM_LEASE_HEARTBEAT_SECONDS = env.float("FARM_LEASE_HEARTBEAT_SECONDS", default=15.0)
 FARM_RETRY_BACKOFF_SECONDS = [
     int(s) for s in env.list("FARM_RETRY_BACKOFF_SECONDS", default=["600", "1200", "2400"])
 ]

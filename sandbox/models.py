@@ -33,6 +33,13 @@ class SandboxAccount(models.Model):
     slow_ms = models.PositiveIntegerField(
         default=0, help_text="Milliseconds the server waits before answering an upload."
     )
+    answer_delay_ms = models.PositiveIntegerField(
+        default=0,
+        help_text=(
+            "Milliseconds the server waits after saving an upload and before answering: "
+            "the post is on the platform while the uploader still waits for its answer."
+        ),
+    )
     logged_out = models.BooleanField(
         default=False, help_text="Pages that need a session show a login challenge instead."
     )

@@ -18,13 +18,20 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "fail_next": 0,
     "flaky_rate": 0.0,
     "slow_ms": 0,
+    "answer_delay_ms": 0,
     "logged_out": False,
     "reject_reason": "",
     "garbage_html": False,
     "caption_max_length": 2200,
 }
 
-_COUNT_FAULTS = {"rate_limit_seconds", "fail_next", "slow_ms", "caption_max_length"}
+_COUNT_FAULTS = {
+    "rate_limit_seconds",
+    "fail_next",
+    "slow_ms",
+    "answer_delay_ms",
+    "caption_max_length",
+}
 _FLAG_FAULTS = {"logged_out", "garbage_html"}
 
 

@@ -160,6 +160,8 @@ def upload(request: HttpRequest, account: SandboxAccount) -> HttpResponse:
         publish_token=form.cleaned_data["publish_token"],
         media=form.cleaned_data["media"],
     )
+    if account.answer_delay_ms:
+        time.sleep(account.answer_delay_ms / 1000)
     # 303: the browser follows with a GET, so a reload cannot resubmit the form.
     response = HttpResponseRedirect(reverse("sandbox:post_detail", args=[post.pk]))
     response.status_code = 303

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import logging
 import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -175,10 +176,15 @@ def _record_error(
         account_record_failure(account_id=account.pk, error_kind=ErrorKind.LOGIN_REQUIRED)
         return Outcome(post.pk, PostStatus.SCHEDULED)
     if isinstance(exc, OutcomeUnknownError):
-        _attempt_finish(attempt, outcome="error", error_kind=ErrorKind.UNKNOWN, message=message)
-        _publishing(post.pk, holder, PostStatus.UNKNOWN, last_error=message)
         # The answer may have been lost with the browser: then the next post needs a fresh one.
         alive = driver is not None and driver_alive(driver)
+        # Ask the platform once right away: usually the post is there and we are done.
+        check = _verify_quietly(post)
+        if check is not None and check.found:
+            return _record_posted(post, attempt, holder, check, browser_ok=alive)
+        _attempt_finish(attempt, outcome="error", error_kind=ErrorKind.UNKNOWN, message=message)
+        # Not there yet is not proof it never will be: the reconciler asks again.
+        _publishing(post.pk, holder, PostStatus.UNKNOWN, last_error=message)
         return Outcome(post.pk, PostStatus.UNKNOWN, browser_ok=alive)
     if isinstance(exc, ContentRejectedError):
         _attempt_finish(
@@ -300,19 +306,41 @@ def post_publish_with_driver(
             last_error="published but not yet found on the platform",
         )
         return Outcome(post.pk, PostStatus.UNKNOWN)
+    found = VerifyResult(
+        found=True,
+        platform_post_id=check.platform_post_id or result.platform_post_id,
+        url=check.url or result.url,
+    )
+    return _record_posted(post, attempt, holder, found)
+
+
+def _record_posted(
+    post: Post, attempt: PostAttempt, holder: str, check: VerifyResult, *, browser_ok: bool = True
+) -> Outcome:
     _attempt_finish(attempt, outcome="posted")
     _publishing(
         post.pk,
         holder,
         PostStatus.POSTED,
         attempts_count=F("attempts_count") + 1,
-        platform_post_id=check.platform_post_id or result.platform_post_id,
-        platform_url=check.url or result.url,
+        platform_post_id=check.platform_post_id,
+        platform_url=check.url,
         posted_at=timezone.now(),
         last_error="",
     )
-    account_record_success(account_id=account.pk)
-    return Outcome(post.pk, PostStatus.POSTED)
+    account_record_success(account_id=post.account_id)
+    return Outcome(post.pk, PostStatus.POSTED, browser_ok=browser_ok)
+
+
+def _verify_quietly(post: Post) -> VerifyResult | None:
+    """The platform's answer on whether the post is there; None when it cannot say."""
+    try:
+        return get_publisher(post.account.platform).verify(post=post, account=post.account)
+    except (PublishError, LookupError):
+        return None
+    except Exception:
+        logger.exception("post %s: verify failed unexpectedly", post.pk)
+        return None
 
 
 def _account_is_active(account_id: int) -> bool:
@@ -333,13 +361,19 @@ def _load(post_id: int) -> Post:
 
 
 def post_publish(
-    *, post_id: int, pool: DriverPool, continue_for_seconds: float | None = None
+    *,
+    post_id: int,
+    pool: DriverPool,
+    continue_for_seconds: float | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> list[Outcome]:
     """Publish a queued post, then the account's further queued posts on the same browser.
 
     Returns what happened to each post this call touched; an empty list when
     the post was not ours to publish (already claimed, cancelled, or its
-    profile busy in another worker, which will take it in turn).
+    profile busy in another worker, which will take it in turn). Once
+    `should_stop()` is true (the worker is shutting down) it takes no further
+    post; the rest keep their messages for another worker.
     """
     budget = (
         settings.FARM_PUBLISH_SOFT_TIME_LIMIT / 2
@@ -378,7 +412,7 @@ def post_publish(
                     break
                 if outcome.status == PostStatus.SCHEDULED or not _account_is_active(account.pk):
                     break
-                if time.monotonic() - started > budget:
+                if time.monotonic() - started > budget or should_stop():
                     break
                 next_id = _next_queued_post_id(account.pk)
     except ProfileBusy:
@@ -429,6 +463,23 @@ def _browser_failed(post_id: int, holder: str, message: str) -> None:
         error_kind=ErrorKind.BROWSER,
         next_attempt_at=timezone.now() + timedelta(seconds=settings.FARM_BROWSER_RETRY_SECONDS),
         last_error=message,
+    )
+
+
+def post_leases_renew(*, holder: str) -> int:
+    """The heartbeat: push back the lease of every post `holder` is publishing."""
+    until = timezone.now() + timedelta(seconds=settings.FARM_PUBLISH_LEASE_SECONDS)
+    return Post.objects.filter(status=PostStatus.PUBLISHING, lease_holder=holder).update(
+        lease_until=until
+    )
+
+
+def post_leases_expire(*, holders: Collection[str]) -> int:
+    """End now the leases of holders known to be dead, so the reaper need not wait them out."""
+    if not holders:
+        return 0
+    return Post.objects.filter(status=PostStatus.PUBLISHING, lease_holder__in=list(holders)).update(
+        lease_until=timezone.now()
     )
 
 

@@ -20,6 +20,7 @@ from pytest_django.fixtures import Settings
 from accounts.models import Account, Workspace
 from accounts.services import account_set_cookies
 from browsers.models import BrowserProfile
+from monitoring.beat import BEAT_LOCK, scheduler_lock_hold
 from monitoring.models import Alert
 from monitoring.services import alert_raise
 from uploads.models import Campaign, Post, PostAttempt, PostStatus, RateLimitRule
@@ -116,6 +117,8 @@ def farm(
     alert = alert_raise(
         workspace=workspace, account=account, kind=Alert.Kind.POST_REJECTED, message="Rejected"
     )
+    # A beat holds its lock, as in a running farm.
+    scheduler_lock_hold(name=BEAT_LOCK, holder="beat-host:1", seconds=30)
     return Farm(
         workspace=workspace,
         account=account,

@@ -31,7 +31,13 @@ def test_celery_is_configured_for_never_twice_never_lost() -> None:
     assert app.conf.task_acks_late is True
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_reject_on_worker_lost is True
-    assert publish.soft_time_limit < publish.time_limit < settings.FARM_PUBLISH_LEASE_SECONDS
+    assert publish.soft_time_limit < publish.time_limit
+    # Leases outlive a live worker only through its heartbeat, which must beat
+    # several times within each lease.
+    for lease in (settings.FARM_PUBLISH_LEASE_SECONDS, settings.FARM_PROFILE_LEASE_SECONDS):
+        assert lease >= settings.FARM_LEASE_HEARTBEAT_SECONDS * 3
+    # Beat goes through the farm-wide lock.
+    assert app.conf.beat_scheduler == "monitoring.beat:SingleBeatScheduler"
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["options"]["expires"] > 0
 
