@@ -245,6 +245,8 @@ class DriverPool:
                         self.heartbeat()
                 except Exception:
                     logger.exception("browser pool housekeeping failed")
+                    # A database that went away: reconnect on the next round.
+                    connection.close()
         finally:
             connection.close()
 
@@ -259,7 +261,12 @@ def holder_is_dead_here(holder: str) -> bool:
     their lease running out, can tell.
     """
     host, _, pid = holder.rpartition(":")
-    return host == socket.gethostname() and pid.isdigit() and not psutil.pid_exists(int(pid))
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        return psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 @dataclass

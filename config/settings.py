@@ -235,6 +235,9 @@ FARM_LOGIN_RETRY_SECONDS = env.int("FARM_LOGIN_RETRY_SECONDS", default=3600)
 FARM_DISPATCH_BATCH_ACCOUNTS = env.int("FARM_DISPATCH_BATCH_ACCOUNTS", default=200)
 # A queued post whose message may have been lost is sent again after this long.
 FARM_QUEUED_RESEND_SECONDS = env.int("FARM_QUEUED_RESEND_SECONDS", default=120)
+# An `unknown` post not found on the platform goes back to the queue only after
+# this long, so an upload the platform is still processing is not sent twice.
+FARM_UNKNOWN_SETTLE_SECONDS = env.int("FARM_UNKNOWN_SETTLE_SECONDS", default=30)
 
 FARM_CHROMIUM_BINARY = env.str("FARM_CHROMIUM_BINARY", default="/usr/bin/chromium")
 FARM_CHROMEDRIVER_PATH = env.str("FARM_CHROMEDRIVER_PATH", default="/usr/bin/chromedriver")

@@ -14,11 +14,18 @@ import logging
 import os
 import socket
 import uuid
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
@@ -68,7 +75,17 @@ class SingleBeatScheduler(DatabaseScheduler):
         super().__init__(*args, **kwargs)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        renew_in = self.lock_seconds / 3
         close_old_connections()
+        try:
+            return self._tick_holding_the_lock(renew_in, *args, **kwargs)
+        except DatabaseError:
+            # The database restarts or is unreachable: send nothing, try again soon.
+            logger.warning("beat: database unavailable; retrying in %.0fs", renew_in)
+            connections.close_all()
+            return renew_in
+
+    def _tick_holding_the_lock(self, renew_in: float, *args: Any, **kwargs: Any) -> float:
         holding = scheduler_lock_hold(
             name=BEAT_LOCK, holder=self.lock_holder, seconds=self.lock_seconds
         )
@@ -79,7 +96,6 @@ class SingleBeatScheduler(DatabaseScheduler):
                 logger.warning("another beat holds the beat lock: standing by")
             self._holding = holding
         # Renew well before the lock runs out; stand by at the same pace.
-        renew_in = self.lock_seconds / 3
         if not holding:
             return renew_in
         return min(super().tick(*args, **kwargs), renew_in)
@@ -89,4 +105,5 @@ class SingleBeatScheduler(DatabaseScheduler):
             super().close()
         finally:
             if self._holding:
-                scheduler_lock_release(name=BEAT_LOCK, holder=self.lock_holder)
+                with suppress(DatabaseError):  # it runs out by itself anyway
+                    scheduler_lock_release(name=BEAT_LOCK, holder=self.lock_holder)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -399,10 +401,10 @@ def post_publish(
                 if not _post_claim(next_id, pool.holder):
                     next_id = _next_queued_post_id(account.pk)
                     continue
-                current = _load(next_id)
-                outcome = post_publish_with_driver(
-                    post=current, driver=driver, holder=pool.holder, reused=reused
-                )
+                with _holding(next_id):
+                    outcome = post_publish_with_driver(
+                        post=_load(next_id), driver=driver, holder=pool.holder, reused=reused
+                    )
                 outcomes.append(outcome)
                 reused = True
                 if not outcome.browser_ok:
@@ -466,12 +468,33 @@ def _browser_failed(post_id: int, holder: str, message: str) -> None:
     )
 
 
+# The posts this process is publishing right now. The heartbeat renews only
+# these: a post left in `publishing` by a crashed task must see its lease run out.
+_in_hand: set[int] = set()
+_in_hand_lock = threading.Lock()
+
+
+@contextmanager
+def _holding(post_id: int) -> Iterator[None]:
+    with _in_hand_lock:
+        _in_hand.add(post_id)
+    try:
+        yield
+    finally:
+        with _in_hand_lock:
+            _in_hand.discard(post_id)
+
+
 def post_leases_renew(*, holder: str) -> int:
-    """The heartbeat: push back the lease of every post `holder` is publishing."""
+    """The heartbeat: push back the lease of every post this process is publishing."""
+    with _in_hand_lock:
+        post_ids = list(_in_hand)
+    if not post_ids:
+        return 0
     until = timezone.now() + timedelta(seconds=settings.FARM_PUBLISH_LEASE_SECONDS)
-    return Post.objects.filter(status=PostStatus.PUBLISHING, lease_holder=holder).update(
-        lease_until=until
-    )
+    return Post.objects.filter(
+        pk__in=post_ids, status=PostStatus.PUBLISHING, lease_holder=holder
+    ).update(lease_until=until)
 
 
 def post_leases_expire(*, holders: Collection[str]) -> int:
@@ -511,9 +534,19 @@ def posts_reap_expired_leases(*, now: object | None = None) -> int:
 
 
 def posts_reconcile_unknown(*, limit: int = 200) -> dict[str, int]:
-    """Ask the platform about each `unknown` post: posted if it is there, else back to the queue."""
+    """Ask the platform about each `unknown` post: posted if it is there, else back to the queue.
+
+    "Not there" counts only once the post has been unknown for
+    FARM_UNKNOWN_SETTLE_SECONDS: an upload the platform is still processing
+    would otherwise be sent a second time.
+    """
     counts = {"posted": 0, "scheduled": 0, "still_unknown": 0}
-    posts = Post.objects.filter(status=PostStatus.UNKNOWN).select_related("account")[:limit]
+    settled_before = timezone.now() - timedelta(seconds=settings.FARM_UNKNOWN_SETTLE_SECONDS)
+    posts = (
+        Post.objects.filter(status=PostStatus.UNKNOWN)
+        .select_related("account")
+        .order_by("updated_at")[:limit]
+    )
     for post in posts:
         try:
             check = get_publisher(post.account.platform).verify(post=post, account=post.account)
@@ -533,6 +566,8 @@ def posts_reconcile_unknown(*, limit: int = 200) -> dict[str, int]:
             ):
                 account_record_success(account_id=post.account_id)
                 counts["posted"] += 1
+        elif post.updated_at > settled_before:
+            counts["still_unknown"] += 1
         elif post_transition(
             post_id=post.pk,
             from_=PostStatus.UNKNOWN,

@@ -8,6 +8,7 @@ import urllib.parse
 import urllib.request
 from typing import TYPE_CHECKING
 
+import urllib3
 from django.conf import settings
 from selenium.common.exceptions import (
     InvalidSessionIdException,
@@ -50,7 +51,9 @@ OUTCOME_MARKERS = (
     "upload-submit",
     "login-submit",
 )
-_BROWSER_GONE = (InvalidSessionIdException,)
+# The driver's own link failing (ChromeDriver killed, closed under us) means
+# the browser is gone as surely as an invalid session does.
+_BROWSER_GONE = (InvalidSessionIdException, urllib3.exceptions.HTTPError, ConnectionError)
 
 
 def _testid(name: str) -> tuple[str, str]:
