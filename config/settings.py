@@ -225,6 +225,11 @@ FARM_LOGIN_RETRY_SECONDS = env.int("FARM_LOGIN_RETRY_SECONDS", default=3600)
 FARM_DISPATCH_BATCH_ACCOUNTS = env.int("FARM_DISPATCH_BATCH_ACCOUNTS", default=200)
 # A queued post whose message may have been lost is sent again after this long.
 FARM_QUEUED_RESEND_SECONDS = env.int("FARM_QUEUED_RESEND_SECONDS", default=120)
+# A platform's circuit breaker: this many infrastructure failures in a row
+# (5xx, timeouts, unrecognised pages) pause the platform for the cool-down,
+# then one probe post decides whether it resumes (uploads/circuits.py).
+FARM_CIRCUIT_FAILURE_THRESHOLD = env.int("FARM_CIRCUIT_FAILURE_THRESHOLD", default=5)
+FARM_CIRCUIT_COOLDOWN_SECONDS = env.int("FARM_CIRCUIT_COOLDOWN_SECONDS", default=300)
 
 FARM_CHROMIUM_BINARY = env.str("FARM_CHROMIUM_BINARY", default="/usr/bin/chromium")
 FARM_CHROMEDRIVER_PATH = env.str("FARM_CHROMEDRIVER_PATH", default="/usr/bin/chromedriver")
