@@ -238,6 +238,11 @@ FARM_QUEUED_RESEND_SECONDS = env.int("FARM_QUEUED_RESEND_SECONDS", default=120)
 # An `unknown` post not found on the platform goes back to the queue only after
 # this long, so an upload the platform is still processing is not sent twice.
 FARM_UNKNOWN_SETTLE_SECONDS = env.int("FARM_UNKNOWN_SETTLE_SECONDS", default=30)
+# A platform's circuit breaker: this many infrastructure failures in a row
+# (5xx, timeouts, unrecognised pages) pause the platform for the cool-down,
+# then one probe post decides whether it resumes (uploads/circuits.py).
+FARM_CIRCUIT_FAILURE_THRESHOLD = env.int("FARM_CIRCUIT_FAILURE_THRESHOLD", default=5)
+FARM_CIRCUIT_COOLDOWN_SECONDS = env.int("FARM_CIRCUIT_COOLDOWN_SECONDS", default=300)
 
 FARM_CHROMIUM_BINARY = env.str("FARM_CHROMIUM_BINARY", default="/usr/bin/chromium")
 FARM_CHROMEDRIVER_PATH = env.str("FARM_CHROMEDRIVER_PATH", default="/usr/bin/chromedriver")

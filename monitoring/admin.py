@@ -34,6 +34,7 @@ class AlertAdmin(WorkspaceScopedAdmin):
         "kind",
         "workspace",
         "account",
+        "platform",
         "short_message",
         "is_open",
         "resolved_at",
@@ -42,13 +43,23 @@ class AlertAdmin(WorkspaceScopedAdmin):
         OpenFilter,
         "severity",
         "kind",
+        "platform",
         ("workspace", admin.RelatedOnlyFieldListFilter),
     ]
     list_select_related = ["workspace", "account"]
     search_fields = ["message", "account__handle"]
     date_hierarchy = "created_at"
     actions = ["resolve_alerts"]
-    fields = ["workspace", "account", "kind", "severity", "message", "created_at", "resolved_at"]
+    fields = [
+        "workspace",
+        "account",
+        "platform",
+        "kind",
+        "severity",
+        "message",
+        "created_at",
+        "resolved_at",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Alert]:
         queryset = super().get_queryset(request).select_related("workspace", "account")

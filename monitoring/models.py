@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import Account, Workspace
+from accounts.models import Account, Platform, Workspace
 
 
 class Alert(models.Model):
@@ -14,6 +14,7 @@ class Alert(models.Model):
         POST_DEAD = "post_dead", "Post gave up"
         POST_REJECTED = "post_rejected", "Post rejected"
         RATE_LIMITED = "rate_limited", "Rate limited by the platform"
+        PLATFORM_CIRCUIT_OPEN = "platform_circuit_open", "Platform paused after repeated failures"
 
     class Severity(models.TextChoices):
         INFO = "info", "Info"
@@ -24,6 +25,8 @@ class Alert(models.Model):
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
     )
+    # Set on platform-wide alerts (no account), which each affected workspace gets.
+    platform = models.CharField(max_length=16, choices=Platform.choices, blank=True)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.WARNING)
     message = models.TextField()

@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 
 from monitoring.selectors import dashboard_summary, member_workspace_ids
 from uploads.models import PostStatus
+from uploads.selectors import circuits_not_closed
 
 
 class FarmAdminSite(admin.AdminSite):
@@ -27,5 +28,6 @@ class FarmAdminSite(admin.AdminSite):
                 (status, label, summary["by_status"][status])
                 for status, label in PostStatus.choices
             ],
+            "farm_circuits": circuits_not_closed(),
         }
         return super().index(request, extra_context={**context, **(extra_context or {})})

@@ -14,7 +14,15 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from accounts.admin import WorkspaceScopedAdmin, deferring_secrets
-from uploads.models import Campaign, Post, PostAttempt, PostStatus, RateLimitRule
+from uploads.circuits import circuit_close
+from uploads.models import (
+    Campaign,
+    PlatformCircuit,
+    Post,
+    PostAttempt,
+    PostStatus,
+    RateLimitRule,
+)
 from uploads.services import post_cancel, post_requeue
 
 ATTEMPT_FIELDS = [
@@ -261,3 +269,68 @@ class RateLimitRuleAdmin(admin.ModelAdmin):
     list_editable = ["per_hour", "per_day", "min_interval_seconds"]
     list_filter = ["platform", "action"]
     search_fields = ["platform", "action"]
+
+
+@admin.register(PlatformCircuit)
+class PlatformCircuitAdmin(admin.ModelAdmin):
+    """The platforms' circuit breakers, shared by every workspace: read here, closed by hand.
+
+    The farm opens and closes them; an operator who knows a platform is
+    back may close one early. Grant change permission only to people who
+    run the whole farm.
+    """
+
+    list_display = [
+        "platform",
+        "state",
+        "consecutive_failures",
+        "opened_at",
+        "retry_at",
+        "probe_post_id",
+        "probe_started_at",
+        "short_error",
+        "updated_at",
+    ]
+    list_filter = ["state"]
+    fields = [
+        "platform",
+        "state",
+        "consecutive_failures",
+        "opened_at",
+        "retry_at",
+        "probe_post_id",
+        "probe_started_at",
+        "last_error",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    actions = ["close_circuits"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # A row appears with a platform's first infrastructure failure.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+    def has_change_permission(
+        self, request: HttpRequest, obj: PlatformCircuit | None = None
+    ) -> bool:
+        # The close action needs change permission; a circuit's page is read-only.
+        return obj is None and super().has_change_permission(request)
+
+    @admin.display(description="last error")
+    def short_error(self, obj: PlatformCircuit) -> str:
+        return obj.last_error if len(obj.last_error) <= 80 else obj.last_error[:79] + "…"
+
+    @admin.action(
+        description="Close the selected circuits (resume posting now)", permissions=["change"]
+    )
+    def close_circuits(self, request: HttpRequest, queryset: QuerySet[PlatformCircuit]) -> None:
+        platforms = list(queryset.values_list("platform", flat=True))
+        closed = sum(1 for platform in platforms if circuit_close(platform=platform))
+        self.message_user(
+            request,
+            f"Closed {closed} circuit(s); posting resumes on the next dispatcher pass.",
+            messages.SUCCESS if closed else messages.WARNING,
+        )

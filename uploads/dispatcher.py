@@ -11,13 +11,18 @@ usage, one for their ranked due posts, then per slice of posts one
 conditional UPDATE … RETURNING and one INSERT … SELECT for the attempts,
 and one UPDATE per distinct quota change. The messages are built and routed
 with the task's options worked out once, and pipelined to the broker.
+
+Each pass reads the platforms' circuit breakers once (`uploads.circuits`):
+a platform whose circuit is open or half-open gets no ordinary dispatch,
+and a platform whose cool-down is over gets exactly one probe post, from
+the one dispatcher that wins the circuit's probe slot.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,7 +35,20 @@ from django.utils import timezone
 from kombu.exceptions import BatchPublishError
 
 from accounts.models import Account
-from uploads.models import DISPATCHABLE, Post, PostAttempt, PostStatus, RateLimitRule
+from uploads.circuits import (
+    circuit_probe_claim,
+    circuit_probe_release,
+    circuit_probe_sent,
+    circuits_gate,
+)
+from uploads.models import (
+    DISPATCHABLE,
+    PlatformCircuit,
+    Post,
+    PostAttempt,
+    PostStatus,
+    RateLimitRule,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -209,8 +227,17 @@ def _quotas_add(accounts: Sequence[Account], sent: dict[int, int], now: datetime
 
 
 def _dispatch_chunk(
-    account_ids: Sequence[int], now: datetime, rules: dict[str, RateLimitRule]
+    account_ids: Sequence[int],
+    now: datetime,
+    rules: dict[str, RateLimitRule],
+    *,
+    at_most: int | None = None,
+    after_queue: Callable[[list[int]], object] | None = None,
 ) -> list[int]:
+    """Queue the due posts of a chunk of accounts; at most `at_most` in all when given.
+
+    `after_queue` runs inside the transaction with the ids just queued.
+    """
     with transaction.atomic():
         accounts = list(
             Account.objects.select_for_update(skip_locked=True, of=("self",))
@@ -235,18 +262,25 @@ def _dispatch_chunk(
         budgets = {pk: n for pk, n in budgets.items() if n > 0}
         if not budgets:
             return []
-        ranked = _ranked_due_posts(list(budgets), now, max(budgets.values()))
+        most = max(budgets.values())
+        ranked = _ranked_due_posts(
+            list(budgets), now, most if at_most is None else min(most, at_most)
+        )
         chosen = [
             post_id
             for account_id, post_ids in ranked.items()
             for post_id in post_ids[: budgets[account_id]]
         ]
+        if at_most is not None:
+            chosen = chosen[:at_most]
         queued = _queue_posts(chosen, now)
         sent_per_account: dict[int, int] = defaultdict(int)
         for _, account_id in queued:
             sent_per_account[account_id] += 1
         _quotas_add(accounts, sent_per_account, now)
         post_ids = [post_id for post_id, _ in queued]
+        if post_ids and after_queue is not None:
+            after_queue(post_ids)
         transaction.on_commit(lambda: publish_messages_send(post_ids))
     return post_ids
 
@@ -279,18 +313,51 @@ def posts_dispatch(*, now: datetime | None = None, chunk_accounts: int | None = 
     """One dispatcher pass; returns how many posts it queued."""
     now = now or timezone.now()
     chunk = chunk_accounts or settings.FARM_DISPATCH_BATCH_ACCOUNTS
-    account_ids = list(
+    due_accounts = list(
         due_posts(now)
         .filter(account__state=Account.State.ACTIVE)
         .order_by()
-        .values_list("account_id", flat=True)
+        .values_list("account_id", "account__platform")
         .distinct()
     )
     rules = {rule.platform: rule for rule in RateLimitRule.objects.filter(action="post")}
+    gate = circuits_gate(now=now)
     queued = 0
+    for circuit in gate.probe_ready:
+        candidates = [a for a, platform in due_accounts if platform == circuit.platform]
+        if candidates:
+            queued += _probe_dispatch(circuit, candidates, now, rules, chunk)
+    # A platform whose circuit is not closed gets nothing more: its posts wait, untouched.
+    account_ids = [a for a, platform in due_accounts if platform not in gate.held]
     for start in range(0, len(account_ids), chunk):
         queued += len(_dispatch_chunk(account_ids[start : start + chunk], now, rules))
     return queued
+
+
+def _probe_dispatch(
+    circuit: PlatformCircuit,
+    account_ids: Sequence[int],
+    now: datetime,
+    rules: dict[str, RateLimitRule],
+    chunk: int,
+) -> int:
+    """Send the one probe post of a circuit whose cool-down is over, if this pass wins the slot."""
+    if not circuit_probe_claim(circuit=circuit, now=now):
+        return 0  # another dispatcher sends it
+
+    def remember(post_ids: list[int]) -> None:
+        circuit_probe_sent(platform=circuit.platform, claimed_at=now, post_id=post_ids[0])
+
+    for start in range(0, len(account_ids), chunk):
+        sent = _dispatch_chunk(
+            account_ids[start : start + chunk], now, rules, at_most=1, after_queue=remember
+        )
+        if sent:
+            logger.info("%s: probe post %s sent after the cool-down", circuit.platform, sent[0])
+            return len(sent)
+    # Every candidate was at its limits or locked: let the next pass try.
+    circuit_probe_release(platform=circuit.platform, claimed_at=now)
+    return 0
 
 
 def queued_posts_resend(*, now: datetime | None = None, limit: int = 1000) -> int:

@@ -185,3 +185,40 @@ class PostAttempt(models.Model):
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+
+class PlatformCircuit(models.Model):
+    """A platform's circuit breaker, shared by every dispatcher and worker.
+
+    `closed`: posts go out. `open`: repeated infrastructure failures, so no
+    post of this platform is dispatched until `retry_at`. `half_open`: the
+    cool-down is over and one dispatcher has sent a single probe post; its
+    outcome closes the circuit or opens it for another cool-down. Only
+    conditional UPDATEs change a row (`uploads.circuits`).
+    """
+
+    class State(models.TextChoices):
+        CLOSED = "closed", "Closed (posting)"
+        OPEN = "open", "Open (paused)"
+        HALF_OPEN = "half_open", "Half-open (probing)"
+
+    platform = models.CharField(max_length=16, choices=Platform.choices, unique=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    # The end of the cool-down: from then on a probe may be sent.
+    retry_at = models.DateTimeField(null=True, blank=True)
+    # A plain id, not a foreign key: the probe is a marker, and deleting a
+    # post must not touch the breaker's row.
+    probe_post_id = models.BigIntegerField(null=True, blank=True)
+    # When a dispatcher claimed the probe slot; a claim older than the publish
+    # lease is stale and the slot may be claimed again.
+    probe_started_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["platform"]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()}: {self.get_state_display()}"

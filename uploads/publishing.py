@@ -36,6 +36,7 @@ from browsers.pool import BrowserUnavailable, DriverPool, ProfileBusy, driver_al
 from browsers.services import profile_create
 from monitoring.models import Alert
 from monitoring.services import alert_raise
+from uploads.circuits import circuit_admits, circuit_record_failure, circuit_record_success
 from uploads.models import ErrorKind, Post, PostAttempt, PostStatus
 from uploads.publishers import (
     BrowserBrokeError,
@@ -224,6 +225,8 @@ def _record_error(
     if not browser_broke:
         # A crashed browser is the farm's trouble, not a sign about the account.
         account_record_failure(account_id=account.pk, error_kind=kind)
+    # The breaker decides which kinds say the platform itself is failing.
+    circuit_record_failure(platform=account.platform, error_kind=kind, message=message)
     if used >= post.max_attempts:
         _publishing(post.pk, holder, PostStatus.DEAD, attempts_count=used, last_error=message)
         alert_raise(
@@ -331,6 +334,7 @@ def _record_posted(
         last_error="",
     )
     account_record_success(account_id=post.account_id)
+    circuit_record_success(platform=post.account.platform)
     return Outcome(post.pk, PostStatus.POSTED, browser_ok=browser_ok)
 
 
@@ -390,6 +394,9 @@ def post_publish(
     if not _account_is_active(account.pk):
         _post_unqueue(post.pk, to=PostStatus.SCHEDULED, reason="account is not active")
         return []
+    if not circuit_admits(platform=account.platform, post_id=post.pk):
+        _circuit_hold(post.pk)
+        return []
     outcomes: list[Outcome] = []
     try:
         # An account made outside account_create (a fixture, a shell) gets its profile now.
@@ -398,6 +405,13 @@ def post_publish(
             reused = pool.last_checkout_reused
             next_id: int | None = post.pk
             while next_id is not None:
+                if next_id != post.pk and not circuit_admits(
+                    platform=account.platform, post_id=next_id
+                ):
+                    # The platform was paused while this browser was busy.
+                    _circuit_hold(next_id)
+                    next_id = _next_queued_post_id(account.pk)
+                    continue
                 if not _post_claim(next_id, pool.holder):
                     next_id = _next_queued_post_id(account.pk)
                     continue
@@ -455,6 +469,15 @@ def _account_queue_hold(account_id: int, *, post_id: int) -> None:
             error_kind=ErrorKind.RATE_LIMITED,
             next_attempt_at=wait_until,
         )
+
+
+def _circuit_hold(post_id: int) -> None:
+    """A queued post of a paused platform goes back to wait, as if never dispatched."""
+    _post_unqueue(
+        post_id,
+        to=PostStatus.SCHEDULED,
+        reason="held back: the platform is paused after repeated failures",
+    )
 
 
 def _browser_failed(post_id: int, holder: str, message: str) -> None:

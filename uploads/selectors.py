@@ -10,7 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.selectors import IdFilter, accounts_needing_attention
-from uploads.models import Campaign, Post, PostAttempt, PostStatus
+from uploads.models import Campaign, PlatformCircuit, Post, PostAttempt, PostStatus
 
 
 def post_list(*, workspace_ids: list[int]) -> QuerySet[Post]:
@@ -51,6 +51,11 @@ def queue_summary(*, workspace_ids: list[int], now: datetime | None = None) -> d
             workspace_ids=workspace_ids
         ).count(),
     }
+
+
+def circuits_not_closed() -> list[PlatformCircuit]:
+    """The platforms paused or probing right now; farm-wide, the same for every workspace."""
+    return list(PlatformCircuit.objects.exclude(state=PlatformCircuit.State.CLOSED))
 
 
 class PostFilter(django_filters.FilterSet):

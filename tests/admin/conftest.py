@@ -23,7 +23,7 @@ from browsers.models import BrowserProfile
 from monitoring.beat import BEAT_LOCK, scheduler_lock_hold
 from monitoring.models import Alert
 from monitoring.services import alert_raise
-from uploads.models import Campaign, Post, PostAttempt, PostStatus, RateLimitRule
+from uploads.models import Campaign, PlatformCircuit, Post, PostAttempt, PostStatus, RateLimitRule
 from uploads.services import post_create
 
 COOKIE_SECRET = "cookie-secret-1"
@@ -98,6 +98,8 @@ def farm(
     RateLimitRule.objects.get_or_create(
         platform="sandbox", action="post", defaults={"per_hour": 100, "per_day": 1000}
     )
+    # Circuits appear with a platform's first infrastructure failure.
+    PlatformCircuit.objects.get_or_create(platform="sandbox", defaults={"consecutive_failures": 1})
     campaign = Campaign.objects.create(workspace=workspace, name="Spring")
     post = make_post(account, PostStatus.FAILED, title="First post", last_error="Rejected")
     Post.objects.filter(pk=post.pk).update(campaign=campaign)
