@@ -23,8 +23,11 @@ browsers:
 demo: setup
 	$(BIN)/python manage.py demo
 
+# The reliability tests break a running farm (kills, restarts, load): they run
+# on their own, one at a time, after the rest of the suite.
 test: setup lint
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not reliability" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m reliability $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -132,14 +133,16 @@ def account_record_failure(*, account_id: int, error_kind: str) -> None:
     )
 
 
-def accounts_reset_daily_quotas() -> int:
+def accounts_reset_daily_quotas(*, now: datetime | None = None) -> int:
     """Zero the quota of every account whose workspace has started a new day.
 
-    Idempotent: an account already reset for its workspace's local date is
-    left alone, so beat may run this as often as it likes.
+    The day is the workspace's calendar day in its own time zone, so a day
+    of 23 or 25 hours (a DST change) or one whose midnight does not exist
+    still starts exactly once. Idempotent: an account already reset for its
+    workspace's local date is left alone, so beat may run this every minute.
     """
     reset = 0
-    now = timezone.now()
+    now = now or timezone.now()
     for workspace in Workspace.objects.all():
         today = workspace.local_date(now)
         reset += (

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import F
 
 from accounts.models import Account, Workspace
 from accounts.services import (
@@ -128,3 +130,44 @@ def test_quota_reset_follows_each_workspace_local_day(
     assert rows[in_tokyo.pk] == (0, date(2024, 6, 2))
     assert rows[in_new_york.pk] == (5, date(2024, 6, 1))
     assert rows[never_reset.pk] == (0, date(2024, 6, 1))
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        # Spring forward: 02:00 becomes 03:00, the day has 23 hours.
+        pytest.param("America/New_York", datetime(2026, 3, 7, 0, 0, tzinfo=UTC), id="spring"),
+        # Fall back: 01:00-02:00 happens twice, the day has 25 hours.
+        pytest.param("Europe/Berlin", datetime(2026, 10, 24, 0, 0, tzinfo=UTC), id="fall"),
+        # Chile moves its clocks at midnight: 00:00 on 6 September never happens.
+        pytest.param("America/Santiago", datetime(2026, 9, 4, 12, 0, tzinfo=UTC), id="no-midnight"),
+    ],
+)
+def test_quota_resets_once_per_local_day_across_dst_changes(
+    make_workspace: Callable[..., Workspace],
+    make_account: Callable[..., Account],
+    zone: str,
+    start: datetime,
+) -> None:
+    workspace = make_workspace(timezone_name=zone)
+    account = make_account(workspace)
+    tz = ZoneInfo(zone)
+    resets: list[datetime] = []
+    # Beat's minute tick over three days, the account posting all the while.
+    for minute in range(0, 3 * 24 * 60, 1):
+        now = start + timedelta(minutes=minute)
+        if accounts_reset_daily_quotas(now=now):
+            resets.append(now.astimezone(tz))
+        Account.objects.filter(pk=account.pk).update(quota_used=F("quota_used") + 1)
+
+    days = [at.date() for at in resets]
+    assert len(days) == len(set(days)), "a local day was reset twice"
+    # Every local day after the first starts with a reset in its first minute
+    # (in its first existing minute when midnight is skipped).
+    first_day = start.astimezone(tz).date()
+    last_day = (start + timedelta(days=3) - timedelta(minutes=1)).astimezone(tz).date()
+    expected = [first_day + timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    assert days == expected
+    for at in resets[1:]:
+        previous_minute = (at.astimezone(UTC) - timedelta(minutes=1)).astimezone(tz)
+        assert previous_minute.date() < at.date(), f"reset late, at {at}"

@@ -201,7 +201,8 @@ def test_a_lost_answer_after_submit_is_verified_not_retried(
     pool: DriverPool,
     settings: Settings,
 ) -> None:
-    account, _ = sandbox_account(workspace, "jack", slow_ms=2500)
+    # Slow enough that the check made right after the lost answer finds nothing yet.
+    account, _ = sandbox_account(workspace, "jack", slow_ms=6000)
     # The browser gives up on the answer page before the platform sends it.
     settings.FARM_BROWSER_PAGE_TIMEOUT = 1
     post = post_create(workspace=workspace, account=account, title="Slow answer")
