@@ -40,6 +40,7 @@ serve: setup
 bench: setup
 	$(BIN)/python -m bench.dispatch --posts 10000 --accounts 500
 	$(BIN)/python -m bench.uploads --posts 60 --browsers 3
+	$(BIN)/python -m bench.soak --minutes 5
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
