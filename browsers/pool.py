@@ -65,26 +65,33 @@ def driver_alive(driver: WebDriver) -> bool:
         return False
 
 
+def _driver_processes(driver: WebDriver) -> list[psutil.Process]:
+    """ChromeDriver and everything it started (the browser and its helpers)."""
+    process = getattr(getattr(driver, "service", None), "process", None)
+    if process is None:
+        return []
+    try:
+        parent = psutil.Process(process.pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _processes_kill(processes: list[psutil.Process]) -> None:
+    for proc in processes:
+        with contextlib.suppress(psutil.Error):
+            if proc.is_running():
+                proc.kill()
+
+
 def driver_quit(driver: WebDriver) -> None:
     """Close a browser; kill its process tree if it does not go quietly."""
-    process = getattr(getattr(driver, "service", None), "process", None)
-    pids: list[psutil.Process] = []
-    if process is not None:
-        try:
-            parent = psutil.Process(process.pid)
-            pids = [parent, *parent.children(recursive=True)]
-        except psutil.Error:
-            pids = []
+    processes = _driver_processes(driver)
     try:
         driver.quit()
     except Exception:  # A crashed or hung driver: fall through to the kill.
         logger.warning("browser did not quit cleanly; killing it", exc_info=True)
-    for proc in pids:
-        try:
-            if proc.is_running():
-                proc.kill()
-        except psutil.Error:
-            pass
+    _processes_kill(processes)
 
 
 class DriverPool:
@@ -210,6 +217,19 @@ class DriverPool:
         for profile_id in stale:
             self.discard(profile_id)
         return len(stale)
+
+    def kill_all(self) -> None:
+        """Kill every browser outright, then close the pool: for a browser that hangs.
+
+        A polite quit waits for ChromeDriver, which may be stuck on the very
+        page that hangs; killing the processes first makes whatever is waiting
+        on them fail at once.
+        """
+        with self._lock:
+            drivers = [entry.driver for entry in self._entries.values()]
+        for driver in drivers:
+            _processes_kill(_driver_processes(driver))
+        self.close_all()
 
     def close_all(self) -> None:
         self._stopping.set()

@@ -112,7 +112,7 @@ def _close_browsers(**_: object) -> None:
 
 
 def _give_back_when_shutting_down(pool: DriverPool, done: threading.Event) -> None:
-    """Watch a publish in progress: past the grace after shutdown began, close its browser.
+    """Watch a publish in progress: past the grace after shutdown began, kill its browser.
 
     The publish then fails fast and records where it got to: before the
     submit, the post waits for a retry; after it, it is verified on the
@@ -122,8 +122,8 @@ def _give_back_when_shutting_down(pool: DriverPool, done: threading.Event) -> No
     while not done.is_set():
         if _shutting_down.wait(timeout=1.0):
             if not done.wait(timeout=settings.FARM_SHUTDOWN_GRACE_SECONDS):
-                logger.warning("shutting down: closing a browser still publishing")
-                pool.close_all()
+                logger.warning("shutting down: killing a browser still publishing")
+                pool.kill_all()
             return
 
 

@@ -60,3 +60,23 @@ def test_uploads_bench(tmp_path: Path) -> None:
         assert figures[key] > 0, key
     assert figures["all_posted"] is True
     assert figures["duplicates"] == 0
+
+
+@pytest.mark.e2e
+def test_soak_bench(tmp_path: Path) -> None:
+    figures = run_bench(
+        "bench.soak",
+        "--minutes",
+        "0.3",
+        "--drain-minutes",
+        "2",
+        "--accounts",
+        "3",
+        "--per-minute",
+        "30",
+        tmp_path=tmp_path,
+    )
+    assert {"posts_per_min", "duplicates", "lost", "p95_latency_s"} <= set(figures)
+    assert figures["posts"] >= 8
+    assert figures["duplicates"] == 0 and figures["lost"] == 0
+    assert figures["posts_per_min"] > 0 and figures["p95_latency_s"] > 0

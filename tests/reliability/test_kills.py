@@ -29,7 +29,7 @@ def test_sigkill_after_the_submit_loses_nothing_and_posts_nothing_twice(
 ) -> None:
     # The sandbox saves each upload, then takes a while to answer: the window
     # in which a worker that dies has posted without knowing it.
-    accounts = [sandbox_account(workspace, f"kill{n}", answer_delay_ms=700)[0] for n in range(5)]
+    accounts = [sandbox_account(workspace, f"kill{n}", answer_delay_ms=400)[0] for n in range(5)]
     posts = posts_create(workspace, accounts, 100)
     targets = {post.pk for post in posts[::5]}  # 20 posts, spread over the run
     farm.start_worker(concurrency=2, **FAST)
