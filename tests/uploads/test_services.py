@@ -22,6 +22,7 @@ from uploads.services import (
     post_transition,
     posts_bulk_create,
 )
+from uploads.validation import is_time_zone
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +109,30 @@ def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, accoun
     assert Post.objects.count() == 0
     created = posts_bulk_create(workspace=workspace, rows=[rows[0], rows[2]])
     assert len(created) == 2 and Post.objects.count() == 2
+
+
+def test_bulk_ids_past_any_key_are_no_such_account_not_a_database_error(
+    workspace: Workspace, account: Account
+) -> None:
+    rows = [
+        {"account": 2**63, "title": "too big"},
+        {"account": account.pk, "title": "fine", "campaign": 10**30},
+        {"account": True, "title": "a bool is not an id"},
+    ]
+    with pytest.raises(BulkValidationError) as caught:
+        posts_bulk_create(workspace=workspace, rows=rows)
+    assert [(e["row"], list(e["errors"])) for e in caught.value.errors] == [
+        (0, ["account"]),
+        (1, ["campaign"]),
+        (2, ["account"]),
+    ]
+    assert Post.objects.count() == 0
+
+
+def test_time_zones_are_the_iana_names() -> None:
+    assert is_time_zone("Europe/Paris") and is_time_zone("UTC")
+    for name in ("America", "posixrules", "Europe/", "../etc/passwd", "x" * 300, ""):
+        assert not is_time_zone(name), name
 
 
 def test_cancel_and_requeue(workspace: Workspace, account: Account) -> None:
