@@ -7,6 +7,7 @@ move the same post.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,11 +186,19 @@ def post_cancel(*, post: Post) -> bool:
     return moved
 
 
-def post_requeue(*, post: Post) -> bool:
-    """Give a dead, failed or cancelled post a fresh set of attempts."""
+REQUEUABLE = (PostStatus.DEAD, PostStatus.FAILED, PostStatus.CANCELLED)
+
+
+def post_requeue(*, post: Post, from_: tuple[str, ...] = REQUEUABLE) -> bool:
+    """Give a dead, failed or cancelled post a fresh set of attempts.
+
+    The attempts count starts again from zero; the publish token and the
+    dispatch count stay, so the next dispatch first asks the platform whether
+    an earlier try got through.
+    """
     moved = post_transition(
         post_id=post.pk,
-        from_=(PostStatus.DEAD, PostStatus.FAILED, PostStatus.CANCELLED),
+        from_=from_,
         to=PostStatus.SCHEDULED,
         attempts_count=0,
         next_attempt_at=None,
@@ -199,3 +208,27 @@ def post_requeue(*, post: Post) -> bool:
     if moved:
         post.status = PostStatus.SCHEDULED
     return moved
+
+
+@dataclass
+class RequeueResult:
+    requeued: list[int] = field(default_factory=list)
+    # Post id -> why it was left alone.
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def posts_requeue_dead(*, posts: Iterable[Post]) -> RequeueResult:
+    """Requeue the dead posts among these, each on its own; say why any other was left alone."""
+    result = RequeueResult()
+    for post in posts:
+        if post_requeue(post=post, from_=(PostStatus.DEAD,)):
+            result.requeued.append(post.pk)
+            continue
+        # Read again: the state that refused the move may be newer than the one given.
+        status = Post.objects.filter(pk=post.pk).values_list("status", flat=True).first()
+        result.skipped[post.pk] = (
+            f"The post is {PostStatus(status).label.lower()}, not dead."
+            if status
+            else "The post no longer exists."
+        )
+    return result
