@@ -49,6 +49,12 @@ class IdFilter(django_filters.Filter):
 
     field_class = forms.IntegerField
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        # A number past a 64-bit key is a 400, not an overflow in the database driver.
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(*args, **kwargs)
+
 
 class AccountFilter(django_filters.FilterSet):
     workspace = IdFilter(field_name="workspace_id")

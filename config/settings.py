@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First among the rest: an oversized API body is refused before anything reads it.
+    "config.middleware.ApiRequestSizeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -144,8 +146,16 @@ STORAGES = {
 
 # Uploads: media is validated before a post is saved.
 FARM_MAX_MEDIA_BYTES = env.int("FARM_MAX_MEDIA_BYTES", default=256 * 1024 * 1024)
+# A JSON body, and the fields of a form other than its files, may be this large.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=20 * 1024 * 1024)
-FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The hard cap on a multipart API request: a media file at its limit and room for the
+# other fields. Above it the API answers 413 before reading the body
+# (config/middleware.py); a file within it but over the media limit is a 400 on `media`.
+FARM_MAX_REQUEST_BYTES = env.int(
+    "FARM_MAX_REQUEST_BYTES", default=FARM_MAX_MEDIA_BYTES + 1024 * 1024
+)
+# Uploaded files larger than this are spooled to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from accounts.admin import WorkspaceScopedAdmin, deferring_secrets
 from uploads.circuits import circuit_close
@@ -99,6 +100,7 @@ class PostAdmin(WorkspaceScopedAdmin):
         "priority",
         "scheduled_for",
         "attempts",
+        "last_error_short",
         "posted_at",
         "platform_link",
     ]
@@ -160,6 +162,11 @@ class PostAdmin(WorkspaceScopedAdmin):
     @admin.display(description="attempts", ordering="attempts_count")
     def attempts(self, obj: Post) -> str:
         return f"{obj.attempts_count} / {obj.max_attempts}"
+
+    @admin.display(description="last error")
+    def last_error_short(self, obj: Post) -> str:
+        # Enough to tell dead letters apart in the list; the post's page has it all.
+        return Truncator(obj.last_error).chars(80)
 
     @admin.display(description="on the platform")
     def platform_link(self, obj: Post) -> str:

@@ -24,6 +24,11 @@ def post_detail_list(*, workspace_ids: list[int]) -> QuerySet[Post]:
     )
 
 
+def dead_post_list(*, workspace_ids: list[int]) -> QuerySet[Post]:
+    """The dead letters: posts whose attempts are used up, with their attempts loaded."""
+    return post_detail_list(workspace_ids=workspace_ids).filter(status=PostStatus.DEAD)
+
+
 def campaign_get(*, campaign_id: int, workspace_id: int) -> Campaign | None:
     return Campaign.objects.filter(pk=campaign_id, workspace_id=workspace_id).first()
 

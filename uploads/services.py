@@ -7,6 +7,7 @@ move the same post.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,17 @@ from uploads.models import DISPATCHABLE, Campaign, Post, PostStatus
 from uploads.validation import aware_schedule, post_errors
 
 BULK_MAX_ROWS = 1000
+# Ids beyond a 64-bit key cannot exist, and some databases fail on them instead of matching nothing.
+_MAX_ID = 2**63 - 1
+
+
+def _is_id(value: Any) -> bool:
+    # `type(...) is int`: True and False are ints too, and would find rows 1 and 0.
+    return type(value) is int and 0 < value <= _MAX_ID
+
+
+def _ids(values: set[Any]) -> list[int]:
+    return [v for v in values if _is_id(v)]
 
 
 def post_transition(*, post_id: int, from_: str | tuple[str, ...], to: str, **fields: Any) -> bool:
@@ -110,13 +122,11 @@ def posts_bulk_create(
             [{"row": None, "errors": {"posts": [f"At most {BULK_MAX_ROWS} rows a call."]}}]
         )
     parsed = [row for row in rows if row is not None]
-    account_ids = {row.get("account") for row in parsed}
     accounts = Account.objects.filter(
-        workspace=workspace, pk__in=[a for a in account_ids if isinstance(a, int)]
+        workspace=workspace, pk__in=_ids({row.get("account") for row in parsed})
     ).in_bulk()
-    campaign_ids = {row.get("campaign") for row in parsed if row.get("campaign") is not None}
     campaigns = Campaign.objects.filter(
-        workspace=workspace, pk__in=[c for c in campaign_ids if isinstance(c, int)]
+        workspace=workspace, pk__in=_ids({row.get("campaign") for row in parsed})
     ).in_bulk()
     errors: list[dict[str, Any]] = []
     prepared: list[Post] = []
@@ -124,7 +134,7 @@ def posts_bulk_create(
         if row is None or index in known_errors:
             errors.append({"row": index, "errors": known_errors.get(index, {})})
             continue
-        account = accounts.get(row.get("account"))
+        account = accounts.get(row["account"]) if _is_id(row.get("account")) else None
         row_errors = post_errors(
             workspace=workspace,
             account=account,
@@ -137,7 +147,7 @@ def posts_bulk_create(
         )
         campaign = None
         if row.get("campaign") is not None:
-            campaign = campaigns.get(row["campaign"])
+            campaign = campaigns.get(row["campaign"]) if _is_id(row["campaign"]) else None
             if campaign is None:
                 row_errors["campaign"] = ["No such campaign in this workspace."]
         if row_errors:
@@ -176,11 +186,19 @@ def post_cancel(*, post: Post) -> bool:
     return moved
 
 
-def post_requeue(*, post: Post) -> bool:
-    """Give a dead, failed or cancelled post a fresh set of attempts."""
+REQUEUABLE = (PostStatus.DEAD, PostStatus.FAILED, PostStatus.CANCELLED)
+
+
+def post_requeue(*, post: Post, from_: tuple[str, ...] = REQUEUABLE) -> bool:
+    """Give a dead, failed or cancelled post a fresh set of attempts.
+
+    The attempts count starts again from zero; the publish token and the
+    dispatch count stay, so the next dispatch first asks the platform whether
+    an earlier try got through.
+    """
     moved = post_transition(
         post_id=post.pk,
-        from_=(PostStatus.DEAD, PostStatus.FAILED, PostStatus.CANCELLED),
+        from_=from_,
         to=PostStatus.SCHEDULED,
         attempts_count=0,
         next_attempt_at=None,
@@ -190,3 +208,27 @@ def post_requeue(*, post: Post) -> bool:
     if moved:
         post.status = PostStatus.SCHEDULED
     return moved
+
+
+@dataclass
+class RequeueResult:
+    requeued: list[int] = field(default_factory=list)
+    # Post id -> why it was left alone.
+    skipped: dict[int, str] = field(default_factory=dict)
+
+
+def posts_requeue_dead(*, posts: Iterable[Post]) -> RequeueResult:
+    """Requeue the dead posts among these, each on its own; say why any other was left alone."""
+    result = RequeueResult()
+    for post in posts:
+        if post_requeue(post=post, from_=(PostStatus.DEAD,)):
+            result.requeued.append(post.pk)
+            continue
+        # Read again: the state that refused the move may be newer than the one given.
+        status = Post.objects.filter(pk=post.pk).values_list("status", flat=True).first()
+        result.skipped[post.pk] = (
+            f"The post is {PostStatus(status).label.lower()}, not dead."
+            if status
+            else "The post no longer exists."
+        )
+    return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import datetime
 from pathlib import PurePath
@@ -16,7 +17,29 @@ from uploads.models import Post
 from uploads.publishers import get_publisher
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".gif"}
+# What Pillow finds in the bytes, whatever the name says: it reads many more
+# formats (BMP, TIFF, ICO...) than the platforms take.
+IMAGE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".m4v", ".webm"}
+
+
+def human_bytes(size: int) -> str:
+    """A byte count as people read it: "256 MB", "1.5 KB", "900 bytes"."""
+    for unit, scale in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
+
+
+@functools.cache
+def _known_time_zones() -> frozenset[str]:
+    # The IANA names themselves: ZoneInfo() alone also opens stray files of the
+    # tz folder ("posixrules") and raises OSError for a folder ("America").
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_time_zone(name: str) -> bool:
+    return name in _known_time_zones()
 
 
 def _looks_like_video(head: bytes) -> bool:
@@ -34,8 +57,10 @@ def media_errors(kind: str, media: UploadedFile | None) -> list[str]:
     if not media:
         return [f"{_a(kind)} {kind} post needs a media file."]
     if media.size is not None and media.size > settings.FARM_MAX_MEDIA_BYTES:
-        limit_mb = settings.FARM_MAX_MEDIA_BYTES // (1024 * 1024)
-        return [f"The file is {media.size} bytes; the limit is {limit_mb} MB."]
+        return [
+            f"The file is {human_bytes(media.size)}; "
+            f"the limit is {human_bytes(settings.FARM_MAX_MEDIA_BYTES)}."
+        ]
     if media.size == 0:
         return ["The file is empty."]
     extension = PurePath(media.name or "").suffix.lower()
@@ -50,11 +75,16 @@ def media_errors(kind: str, media: UploadedFile | None) -> list[str]:
         if kind == Post.Kind.IMAGE:
             try:
                 with Image.open(media) as image:
+                    found = image.format
                     image.verify()
-            except (UnidentifiedImageError, OSError, SyntaxError):
-                return ["The file is not a readable image."]
+            except Image.DecompressionBombError:
+                return ["The image has too many pixels to be a photo."]
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+                return [f"The file is named {extension} but is not a readable image."]
+            if found not in IMAGE_FORMATS:
+                return [f"The file is a {found or 'strange'} image; send JPEG, PNG, WebP or GIF."]
         elif not _looks_like_video(media.read(16)):
-            return ["The file is not an MP4, MOV or WebM video."]
+            return [f"The file is named {extension} but is not an MP4, MOV or WebM video."]
     finally:
         media.seek(0)
     return []
@@ -97,11 +127,10 @@ def post_errors(
                     f"The caption has {len(caption)} characters; "
                     f"{account.get_platform_display()} allows {publisher.caption_max_length}."
                 ]
-    if schedule_timezone:
-        try:
-            zoneinfo.ZoneInfo(schedule_timezone)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            errors["timezone"] = [f"{schedule_timezone!r} is not a known IANA time zone."]
+    if schedule_timezone and not is_time_zone(schedule_timezone):
+        errors["timezone"] = [
+            f"{schedule_timezone[:100]!r} is not a known IANA time zone, such as Europe/Paris."
+        ]
     if scheduled_for is not None and timezone.is_naive(scheduled_for) and not schedule_timezone:
         errors["scheduled_for"] = ["Give a time zone: an offset in the time, or `timezone`."]
     if kind in Post.Kind.values:

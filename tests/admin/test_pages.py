@@ -109,6 +109,27 @@ def test_dead_letters_filter_lists_only_dead_posts(
     assert [post.pk for post in response.context["cl"].result_list] == [dead.pk]
 
 
+def test_dead_letters_show_their_attempts_and_last_error(
+    superuser_client: Client, farm: Farm, make_post
+) -> None:
+    make_post(
+        farm.account,
+        "dead",
+        title="Gave up",
+        attempts_count=4,
+        last_error="x" * 70 + " timed out again",
+    )
+    response = superuser_client.get(
+        admin_url(type(farm.post), "changelist") + "?status__exact=dead"
+    )
+    html = response.content.decode()
+    assert '<td class="field-attempts">4 / 4</td>' in html
+    # Cut short in the list; the post's own page has all of it.
+    assert "x" * 70 + " timed" in html
+    assert "timed out again" not in html
+    assert 'value="requeue_dead_posts"' in html
+
+
 def test_rate_limit_rules_are_edited_in_the_list(superuser_client: Client, farm: Farm) -> None:
     url = admin_url(RateLimitRule, "changelist")
     formset = superuser_client.get(url).context["cl"].formset

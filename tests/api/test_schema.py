@@ -17,9 +17,17 @@ def test_the_schema_describes_the_api() -> None:
         "/api/v1/accounts/{id}/resume/",
         "/api/v1/posts/",
         "/api/v1/posts/bulk/",
+        "/api/v1/posts/dead/",
+        "/api/v1/posts/dead/requeue/",
         "/api/v1/posts/{id}/cancel/",
         "/api/v1/posts/{id}/requeue/",
         "/api/v1/queue/",
     ):
         assert path in paths, path
     assert "post" in paths["/api/v1/posts/bulk/"]
+    # The dead letters are a list like the posts: paged, filtered, attempts inline.
+    dead = paths["/api/v1/posts/dead/"]["get"]
+    assert {"account", "limit", "offset"} <= {p["name"] for p in dead["parameters"]}
+    assert dead["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PaginatedPostDetailOutputList"
+    }

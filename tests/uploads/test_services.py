@@ -21,7 +21,9 @@ from uploads.services import (
     post_requeue,
     post_transition,
     posts_bulk_create,
+    posts_requeue_dead,
 )
+from uploads.validation import is_time_zone
 
 pytestmark = pytest.mark.django_db
 
@@ -108,6 +110,47 @@ def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, accoun
     assert Post.objects.count() == 0
     created = posts_bulk_create(workspace=workspace, rows=[rows[0], rows[2]])
     assert len(created) == 2 and Post.objects.count() == 2
+
+
+def test_bulk_ids_past_any_key_are_no_such_account_not_a_database_error(
+    workspace: Workspace, account: Account
+) -> None:
+    rows = [
+        {"account": 2**63, "title": "too big"},
+        {"account": account.pk, "title": "fine", "campaign": 10**30},
+        {"account": True, "title": "a bool is not an id"},
+    ]
+    with pytest.raises(BulkValidationError) as caught:
+        posts_bulk_create(workspace=workspace, rows=rows)
+    assert [(e["row"], list(e["errors"])) for e in caught.value.errors] == [
+        (0, ["account"]),
+        (1, ["campaign"]),
+        (2, ["account"]),
+    ]
+    assert Post.objects.count() == 0
+
+
+def test_time_zones_are_the_iana_names() -> None:
+    assert is_time_zone("Europe/Paris") and is_time_zone("UTC")
+    for name in ("America", "posixrules", "Europe/", "../etc/passwd", "x" * 300, ""):
+        assert not is_time_zone(name), name
+
+
+def test_requeue_dead_moves_only_dead_posts(workspace: Workspace, account: Account) -> None:
+    posts = [post_create(workspace=workspace, account=account, title=str(n)) for n in range(3)]
+    dead, failed, scheduled = posts
+    Post.objects.filter(pk=dead.pk).update(status=PostStatus.DEAD, attempts_count=4)
+    Post.objects.filter(pk=failed.pk).update(status=PostStatus.FAILED)
+
+    result = posts_requeue_dead(posts=posts)
+
+    assert result.requeued == [dead.pk]
+    assert result.skipped == {
+        failed.pk: "The post is failed, not dead.",
+        scheduled.pk: "The post is scheduled, not dead.",
+    }
+    assert [p.status for p in Post.objects.order_by("pk")] == ["scheduled", "failed", "scheduled"]
+    assert Post.objects.get(pk=dead.pk).attempts_count == 0
 
 
 def test_cancel_and_requeue(workspace: Workspace, account: Account) -> None:

@@ -150,6 +150,27 @@ class BulkCreatedSerializer(serializers.Serializer):
     posts = PostOutputSerializer(many=True)
 
 
+class RequeueDeadInputSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        min_length=1,
+        max_length=BULK_MAX_ROWS,
+        help_text="Ids of dead posts, e.g. from /api/v1/posts/dead/.",
+    )
+
+
+class RequeueSkippedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    reason = serializers.CharField()
+
+
+class RequeueDeadOutputSerializer(serializers.Serializer):
+    requeued = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Back in `scheduled` with fresh attempts."
+    )
+    skipped = RequeueSkippedSerializer(many=True, help_text="Left alone, each with the reason.")
+
+
 # One count per status, built from the model so a new status cannot be left out.
 QueueByStatusSerializer = type(
     "QueueByStatusSerializer",

@@ -26,11 +26,12 @@ from accounts.api.serializers import DetailSerializer
 from accounts.api.views import (
     Conflict,
     WorkspaceRolePermission,
+    caller_roles,
     caller_workspace_ids,
     service_errors,
     workspace_for_write,
 )
-from accounts.selectors import account_get
+from accounts.selectors import WRITE_ROLES, account_get
 from uploads.api.serializers import (
     BulkCreatedSerializer,
     BulkErrorsSerializer,
@@ -41,16 +42,28 @@ from uploads.api.serializers import (
     PostOutputSerializer,
     QueueStatusOutputSerializer,
     QueueStatusQuerySerializer,
+    RequeueDeadInputSerializer,
+    RequeueDeadOutputSerializer,
 )
 from uploads.models import Post
-from uploads.selectors import PostFilter, campaign_get, post_detail_list, post_list, queue_summary
+from uploads.selectors import (
+    PostFilter,
+    campaign_get,
+    dead_post_list,
+    post_detail_list,
+    post_list,
+    queue_summary,
+)
 from uploads.services import (
     BulkValidationError,
     post_cancel,
     post_create,
     post_requeue,
     posts_bulk_create,
+    posts_requeue_dead,
 )
+
+NOT_YOURS = "No such post in a workspace you may change."
 
 
 def _bulk_input_errors(errors: dict[str, Any]) -> list[dict[str, Any]]:
@@ -104,10 +117,12 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         workspace_ids = caller_workspace_ids(self.request)
         if self.action == "retrieve":
             return post_detail_list(workspace_ids=workspace_ids)
+        if self.action == "dead":
+            return dead_post_list(workspace_ids=workspace_ids)
         return post_list(workspace_ids=workspace_ids)
 
     def get_serializer_class(self) -> type[BaseSerializer]:
-        if self.action == "retrieve":
+        if self.action in ("retrieve", "dead"):
             return PostDetailOutputSerializer
         return PostOutputSerializer
 
@@ -222,6 +237,50 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
                 "cancelled posts can be requeued."
             )
         return Response(self._fresh(post))
+
+    @extend_schema(
+        summary="Dead letters: posts whose attempts are used up, each with its attempts",
+        description=(
+            "The posts in `dead`, with `attempts_count`, `max_attempts`, `last_error` and "
+            "every attempt inline. Takes the list's filters (account, campaign, workspace, "
+            "dates), ordering and paging. Requeue them one by one at "
+            "`/api/v1/posts/{id}/requeue/` or together at `/api/v1/posts/dead/requeue/`."
+        ),
+        responses={200: PostDetailOutputSerializer(many=True)},
+    )
+    @action(detail=False, methods=["get"])
+    def dead(self, request: Request) -> Response:
+        return self.list(request)
+
+    @extend_schema(
+        summary="Requeue dead posts together",
+        description=(
+            "Each dead post named is requeued on its own with a fresh set of attempts. "
+            "The others are left alone and listed with the reason: not dead, or not found "
+            "in a workspace where you may change things."
+        ),
+        request=RequeueDeadInputSerializer,
+        responses={200: RequeueDeadOutputSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="dead/requeue",
+        url_name="dead-requeue",
+        parser_classes=[JSONParser],
+    )
+    def requeue_dead(self, request: Request) -> Response:
+        serializer = RequeueDeadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ids = list(dict.fromkeys(serializer.validated_data["ids"]))
+        writable = [w for w, role in caller_roles(request).items() if role in WRITE_ROLES]
+        posts = post_list(workspace_ids=writable).filter(pk__in=ids).only("pk", "status")
+        result = posts_requeue_dead(posts=posts)
+        requeued = set(result.requeued)
+        skipped = [
+            {"id": i, "reason": result.skipped.get(i, NOT_YOURS)} for i in ids if i not in requeued
+        ]
+        return Response({"requeued": sorted(requeued), "skipped": skipped})
 
     def _fresh(self, post: Post) -> dict[str, Any]:
         # The service wrote the row with an UPDATE: answer with what is stored now.

@@ -12,7 +12,6 @@ import urllib3
 from django.conf import settings
 from selenium.common.exceptions import (
     InvalidSessionIdException,
-    NoSuchElementException,
     TimeoutException,
     WebDriverException,
 )
@@ -174,11 +173,18 @@ class SandboxPublisher(Publisher):
             raise LoginRequiredError("the sandbox asks to confirm it is you (login challenge)")
         if marker in ("login-error", "login-submit"):
             raise LoginRequiredError("the sandbox refused the stored credentials")
+        if marker is not None:
+            raise TransientError(f"the sandbox showed its {marker!r} page where it should not")
         try:
             title = driver.title
-        except NoSuchElementException:
+        except WebDriverException:
             title = ""
-        raise TransientError(f"unrecognised page from the sandbox (title {title[:80]!r})")
+        # Garbage HTML, or a page this publisher does not know: retry later, never crash.
+        expected = ", ".join(f'data-testid="{name}"' for name in OUTCOME_MARKERS)
+        raise TransientError(
+            f"unrecognised page from the sandbox (title {title[:80]!r}): "
+            f"it had none of the markers this publisher expects ({expected})"
+        )
 
     def verify(self, *, post: Post, account: Account) -> VerifyResult:
         query = urllib.parse.urlencode({"token": str(post.publish_token)})
@@ -189,7 +195,9 @@ class SandboxPublisher(Publisher):
                 payload = json.load(response)
         except (urllib.error.URLError, TimeoutError, ValueError) as exc:
             raise TransientError(f"could not verify on the sandbox: {exc}") from exc
-        posts = payload.get("posts", [])
+        posts = payload.get("posts") if isinstance(payload, dict) else None
+        if not isinstance(posts, list):
+            raise TransientError("the sandbox's post list had no `posts` list in it")
         if not posts:
             return VerifyResult(found=False)
         first = posts[-1]
