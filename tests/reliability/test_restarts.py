@@ -22,7 +22,7 @@ from tests.reliability.conftest import (
 )
 from uploads.models import Post, PostStatus
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.restarts]
 
 
 def _run_with_restart(
