@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "uploads",
     "sandbox",
     "monitoring",
+    "capture",
 ]
 
 MIDDLEWARE = [
