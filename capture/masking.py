@@ -1,0 +1,282 @@
+"""Server-side masking of personal data in captured events.
+
+The page already withholds passwords and masks input values; this is the
+second line: whatever still reaches the server (texts, titles, URLs,
+attributes, DOM snippets, allowed input values) is scanned for e-mail
+addresses, phone numbers, Luhn-valid card numbers, IBANs, national ids
+(US SSN, UK NINO) and IP addresses, each replaced by a placeholder.
+
+Patterns run in a fixed order (most specific first) so that, say, a card
+number is not half-eaten by the phone pattern. Loopback addresses are left
+alone: they name the machine, not a person, and the sandbox runs there.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+EMAIL = "email"
+PHONE = "phone"
+CARD = "card"
+IBAN = "iban"
+NATIONAL_ID = "national_id"
+IP = "ip"
+
+PLACEHOLDERS = {
+    EMAIL: "[EMAIL]",
+    PHONE: "[PHONE]",
+    CARD: "[CARD]",
+    IBAN: "[IBAN]",
+    NATIONAL_ID: "[NATIONAL_ID]",
+    IP: "[IP]",
+}
+
+_DIGIT = re.compile(r"\d")
+# What every rule below needs at the least: a string without any of these is
+# left alone after one search, which is most of a page's texts and selectors.
+_CANDIDATE = re.compile(
+    r"@|%40|\(at\)|\[at\]"  # e-mail
+    r"|[A-Za-z]{2}\d{2}"  # IBAN, NINO
+    r"|\d(?:[ .()+-]{0,2}\d){5}"  # card, SSN, NINO, phone: six digits or more
+    r"|(?<![\d.])(?!127\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"  # IPv4 other than loopback
+    r"|:[0-9A-Fa-f]*:"  # IPv6
+)
+
+_EMAIL_RE = re.compile(
+    r"[A-Za-z0-9._%+-]+(?:@|%40|\(at\)|\[at\])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+)
+# Two letters, two check digits, then 11..30 alphanumerics, optionally in groups of four.
+_IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
+# 13..19 digits, optionally grouped by spaces or dashes.
+_CARD_RE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
+# US SSN: never 000, 666 or 9xx in the area, never 00 or 0000 in the other parts.
+_SSN_RE = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ]?)(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
+# UK National Insurance number: two letters (a few never used), six digits, A-D.
+_NINO_RE = re.compile(
+    r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+    re.IGNORECASE,
+)
+_IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
+_IPV6_RE = re.compile(
+    r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+)
+# An international number, or a national one written in groups; 7..15 digits in all.
+_PHONE_RE = re.compile(
+    r"(?<![\w+./(])(?:(?:\+|00)\d{1,4}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?"
+    r"\d{1,5}(?:[ .-]?\d{2,5}){1,5}(?!\w)"
+)
+_DATE_RE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
+
+
+def luhn_valid(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = ord(ch) - 48
+        if i % 2:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def iban_valid(text: str) -> bool:
+    compact = re.sub(r"[ -]", "", text).upper()
+    if not 15 <= len(compact) <= 34 or not compact[2:4].isdigit():
+        return False
+    rearranged = compact[4:] + compact[:4]
+    number = "".join(str(int(ch, 36)) for ch in rearranged)
+    return int(number) % 97 == 1
+
+
+def card_valid(text: str) -> bool:
+    digits = re.sub(r"\D", "", text)
+    return 13 <= len(digits) <= 19 and luhn_valid(digits)
+
+
+def _longest_valid(text: str, valid: Callable[[str], bool]) -> int:
+    """The length of the longest prefix of `text` ending at a group boundary that is valid.
+
+    A greedy pattern may run on into the next word or number group; the real
+    value is then a prefix of what it matched.
+    """
+    ends = [i for i in range(len(text), 0, -1) if i == len(text) or text[i] in " -"]
+    for end in ends:
+        if valid(text[:end]):
+            return end
+    return 0
+
+
+def _ipv4(match: re.Match[str]) -> bool:
+    try:
+        address = ipaddress.IPv4Address(match.group())
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def _ipv6(match: re.Match[str]) -> bool:
+    text = match.group()
+    if text.count(":") < 2:
+        return False
+    try:
+        address = ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def _phone(match: re.Match[str]) -> bool:
+    text = match.group()
+    digits = sum(ch.isdigit() for ch in text)
+    if not 7 <= digits <= 15:
+        return False
+    if _DATE_RE.fullmatch(text.strip()):
+        return False
+    # A bare run of digits is only a phone number when it says so with + or 00.
+    grouped = any(ch in text for ch in " .-()")
+    return grouped or text.startswith(("+", "00"))
+
+
+def _always(match: re.Match[str]) -> bool:
+    return True
+
+
+def _prefix_check(valid: Callable[[str], bool]) -> Callable[[re.Match[str]], int]:
+    def check(match: re.Match[str]) -> int:
+        return _longest_valid(match.group(), valid)
+
+    return check
+
+
+# (kind, pattern, check, needs a digit); a check answers True, False, or how
+# many characters of the match are the value (the rest is left as it was).
+_RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], bool | int], bool]] = [
+    (EMAIL, _EMAIL_RE, _always, False),
+    (IBAN, _IBAN_RE, _prefix_check(iban_valid), True),
+    (CARD, _CARD_RE, _prefix_check(card_valid), True),
+    (NATIONAL_ID, _SSN_RE, _always, True),
+    (NATIONAL_ID, _NINO_RE, _always, True),
+    (IP, _IPV6_RE, _ipv6, False),
+    (IP, _IPV4_RE, _ipv4, True),
+    (PHONE, _PHONE_RE, _phone, True),
+]
+
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+def mask_text(text: str) -> tuple[str, frozenset[str]]:
+    """The text with personal data replaced by placeholders, and the kinds found."""
+    if not text:
+        return text, _NOTHING
+    return _mask_text_cached(text)
+
+
+# A page's titles, URLs, labels and snippets repeat from event to event, and
+# a dictionary lookup is much cheaper than even the first search below.
+@functools.lru_cache(maxsize=16384)
+def _mask_text_cached(text: str) -> tuple[str, frozenset[str]]:
+    if _CANDIDATE.search(text) is None:
+        return text, _NOTHING
+    kinds: set[str] = set()
+    has_digit = _DIGIT.search(text) is not None
+    has_at = "@" in text or "%40" in text or "(at)" in text or "[at]" in text
+    has_colons = text.count(":") >= 2
+    for kind, pattern, check, needs_digit in _RULES:
+        if needs_digit and not has_digit:
+            continue
+        if kind == EMAIL and not has_at:
+            continue
+        if pattern is _IPV6_RE and not has_colons:
+            continue
+
+        def replace(match: re.Match[str], kind: str = kind, check=check) -> str:
+            verdict = check(match)
+            if verdict is False or verdict == 0:
+                return match.group()
+            kinds.add(kind)
+            if verdict is True:
+                return PLACEHOLDERS[kind]
+            return PLACEHOLDERS[kind] + match.group()[verdict:]
+
+        text = pattern.sub(replace, text)
+        if kind in (EMAIL, IBAN, CARD, NATIONAL_ID):
+            has_digit = has_digit and _DIGIT.search(text) is not None
+    return text, frozenset(kinds)
+
+
+@functools.lru_cache(maxsize=4096)
+def mask_url(url: str) -> tuple[str, frozenset[str]]:
+    """A URL masked after decoding, so `john%40example.com` is caught too."""
+    if not url:
+        return url, _NOTHING
+    masked, kinds = mask_text(url)
+    if "%" in url or "+" in url:
+        decoded = unquote_plus(url)
+        if decoded != url:
+            decoded_masked, decoded_kinds = mask_text(decoded)
+            if decoded_kinds - kinds:
+                # Something hid behind the encoding: keep the decoded, masked form.
+                return decoded_masked, kinds | decoded_kinds
+    return masked, kinds
+
+
+def _mask_value(value: Any, kinds: set[str], url: bool = False) -> Any:
+    # type() and positional arguments: this runs for every string of every event.
+    kind = type(value)
+    if kind is str:
+        masked, found = mask_url(value) if url else mask_text(value)
+        if found:
+            kinds |= found
+        return masked
+    if kind is dict:
+        return {k: _mask_value(v, kinds, url or k in _URL_KEYS) for k, v in value.items()}
+    if kind is list:
+        return [_mask_value(v, kinds, url) for v in value]
+    return value
+
+
+_URL_KEYS = frozenset({"href", "src", "action", "url", "formaction"})
+
+
+def mask_element(element: Any, kinds: set[str]) -> Any:
+    """An element description (a target or a nearby element) with every string masked."""
+    if not isinstance(element, dict):
+        return element
+    out: dict[str, Any] = {}
+    for key, value in element.items():
+        if key == "nearby" and isinstance(value, list):
+            out[key] = [mask_element(v, kinds) for v in value]
+        elif key == "bbox":
+            out[key] = value
+        else:
+            out[key] = _mask_value(value, kinds, key in _URL_KEYS)
+    return out
+
+
+def mask_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with value, title, URL and target masked; kinds recorded in `masked_kinds`."""
+    kinds: set[str] = set()
+    out = dict(event)
+    for key in ("value", "title", "text"):
+        if isinstance(out.get(key), str):
+            out[key] = _mask_value(out[key], kinds)
+    if isinstance(out.get("url"), str):
+        out["url"] = _mask_value(out["url"], kinds, True)
+    if "target" in out:
+        out["target"] = mask_element(out["target"], kinds)
+    previous = out.get("masked_kinds") or []
+    if not isinstance(previous, list):
+        previous = []
+    merged = list(dict.fromkeys([*(str(k) for k in previous), *sorted(kinds)]))
+    out["masked_kinds"] = merged
+    if kinds:
+        out["masked"] = True
+    return out

@@ -1,0 +1,143 @@
+"""Opening sessions and appending batches of events through the services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from capture.models import CapturedSession, Interaction
+from capture.services import (
+    SessionNotRecording,
+    session_close,
+    session_events_append,
+    session_open,
+)
+from tests.capture.conftest import make_event
+
+
+def test_session_open_masks_task_and_url(workspace) -> None:
+    session = session_open(
+        workspace=workspace,
+        kind="human",
+        start_url="http://x.test/?email=jane@example.com",
+        viewport={"width": 1280, "height": 900},
+        user_agent="Chromium",
+        task="Write to jane@example.com about order 42",
+    )
+    session.refresh_from_db()
+    assert session.state == CapturedSession.State.RECORDING
+    assert session.task == "Write to [EMAIL] about order 42"
+    assert "jane" not in session.start_url
+    assert (session.viewport_width, session.viewport_height) == (1280, 900)
+    assert session.masked_kinds == ["email"]
+
+
+def test_session_open_refuses_an_unknown_kind(workspace) -> None:
+    with pytest.raises(ValueError, match="kind"):
+        session_open(workspace=workspace, kind="robot")
+
+
+def test_session_open_refuses_another_workspaces_account(
+    workspace, make_workspace, make_account
+) -> None:
+    other = make_account(make_workspace())
+    with pytest.raises(ValueError, match="account"):
+        session_open(workspace=workspace, kind="automated", account=other)
+
+
+def test_append_stores_events_and_a_resent_batch_adds_nothing(make_session: Callable) -> None:
+    session = make_session()
+    batch = [make_event(i) for i in range(1, 51)]
+    first = session_events_append(session=session, events=batch)
+    assert (first.added, first.duplicates, first.errors) == (50, 0, [])
+    again = session_events_append(session=session, events=batch)
+    assert (again.added, again.duplicates, again.errors) == (0, 50, [])
+    assert Interaction.objects.filter(session=session).count() == 50
+    session.refresh_from_db()
+    assert session.events_count == 50
+
+
+def test_overlapping_batches_add_only_the_new_sequences(make_session: Callable) -> None:
+    session = make_session()
+    session_events_append(session=session, events=[make_event(i) for i in range(10)])
+    result = session_events_append(session=session, events=[make_event(i) for i in range(5, 15)])
+    assert (result.added, result.duplicates) == (5, 5)
+    assert list(session.interactions.values_list("sequence", flat=True)) == list(range(15))
+
+
+def test_a_sequence_twice_in_one_batch_is_a_duplicate(make_session: Callable) -> None:
+    session = make_session()
+    result = session_events_append(session=session, events=[make_event(1), make_event(1)])
+    assert (result.added, result.duplicates) == (1, 1)
+
+
+def test_bad_events_get_errors_by_index_and_field_good_ones_are_kept(
+    make_session: Callable,
+) -> None:
+    session = make_session()
+    events = [
+        make_event(1),
+        make_event(2, kind="hover"),
+        "not an object",
+        {**make_event(4), "sequence": None},
+        make_event(5, timestamp_ms="yesterday", target={"selectors": [{"kind": "css"}]}),
+        {**make_event(6), "sequence": True},
+        make_event(7),
+    ]
+    result = session_events_append(session=session, events=events)
+    assert result.added == 2
+    by_index = {e["index"]: e for e in result.errors}
+    assert set(by_index) == {1, 2, 3, 4, 5}
+    assert by_index[1]["sequence"] == 2 and "kind" in by_index[1]["errors"]
+    assert "non_field_errors" in by_index[2]["errors"]
+    assert by_index[3]["sequence"] is None and "sequence" in by_index[3]["errors"]
+    assert set(by_index[4]["errors"]) == {"timestamp_ms", "target"}
+    assert "sequence" in by_index[5]["errors"]
+    assert list(session.interactions.values_list("sequence", flat=True)) == [1, 7]
+
+
+def test_a_batch_costs_a_fixed_number_of_queries(make_session: Callable) -> None:
+    session = make_session()
+    with CaptureQueriesContext(connection) as small:
+        session_events_append(session=session, events=[make_event(i) for i in range(10)])
+    with CaptureQueriesContext(connection) as large:
+        session_events_append(session=session, events=[make_event(i) for i in range(10, 1010)])
+    # Only the INSERTs grow (SQLite caps the parameters of one statement); never one per event.
+    inserts = [q for q in large.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(large.captured_queries) - len(inserts) == len(small.captured_queries) - 1
+    assert len(inserts) <= 20
+    assert session.interactions.count() == 1010
+
+
+def test_over_a_thousand_events_is_refused(make_session: Callable) -> None:
+    session = make_session()
+    with pytest.raises(ValueError, match="1000"):
+        session_events_append(session=session, events=[make_event(i) for i in range(1001)])
+
+
+def test_events_are_masked_before_they_are_stored(make_session: Callable) -> None:
+    session = make_session()
+    event = make_event(
+        1,
+        kind="input",
+        value="jane@example.com",
+        target={**make_event(1)["target"], "text": "Card 4111 1111 1111 1111"},
+    )
+    session_events_append(session=session, events=[event])
+    row = Interaction.objects.get(session=session)
+    assert row.value == "[EMAIL]"
+    assert row.target["text"] == "Card [CARD]"
+    assert row.masked_kinds == ["card", "email"]
+    session.refresh_from_db()
+    assert session.masked_kinds == ["card", "email"]
+
+
+def test_a_closed_session_takes_no_more_events(make_session: Callable) -> None:
+    session = make_session()
+    session_events_append(session=session, events=[make_event(1)])
+    session_close(session=session)
+    with pytest.raises(SessionNotRecording):
+        session_events_append(session=session, events=[make_event(2)])

@@ -1,0 +1,120 @@
+"""Server-side masking: every kind of personal data is replaced, ordinary text is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from capture.masking import luhn_valid, mask_event, mask_text, mask_url
+
+# (text, placeholder, kind)
+CORPUS = [
+    ("jane.doe+farm@example.co.uk", "[EMAIL]", "email"),
+    ("+44 7700 900123", "[PHONE]", "phone"),
+    ("(555) 123-4567", "[PHONE]", "phone"),
+    ("+1-202-555-0173", "[PHONE]", "phone"),
+    ("020 7946 0958", "[PHONE]", "phone"),
+    ("4111 1111 1111 1111", "[CARD]", "card"),
+    ("5105105105105100", "[CARD]", "card"),
+    ("3782-822463-10005", "[CARD]", "card"),
+    ("GB82 WEST 1234 5698 7654 32", "[IBAN]", "iban"),
+    ("DE89370400440532013000", "[IBAN]", "iban"),
+    ("FR1420041010050500013M02606", "[IBAN]", "iban"),
+    ("123-45-6789", "[NATIONAL_ID]", "national_id"),
+    ("AB 12 34 56 C", "[NATIONAL_ID]", "national_id"),
+    ("JG103759A", "[NATIONAL_ID]", "national_id"),
+    ("203.0.113.42", "[IP]", "ip"),
+    ("192.168.1.20", "[IP]", "ip"),
+    ("2001:db8::ff00:42:8329", "[IP]", "ip"),
+    ("fe80::1ff:fe23:4567:890a", "[IP]", "ip"),
+]
+
+
+@pytest.mark.parametrize(("value", "placeholder", "kind"), CORPUS)
+def test_each_kind_is_masked_inside_text(value: str, placeholder: str, kind: str) -> None:
+    masked, kinds = mask_text(f"Contact: {value}, thanks")
+    assert masked == f"Contact: {placeholder}, thanks"
+    assert kinds == {kind}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Upload a video to the sandbox",
+        "4111111111111112",  # fails Luhn: an order number, not a card
+        "2024-01-15",
+        "12:30:45",
+        "Version 2.0.1",
+        "Chrome/120.0.6099.109",
+        "http://127.0.0.1:8000/sandbox/upload/",
+        "a::before",
+        "id=42&page=3",
+        "Total: 12 items, 3 pages",
+        "1,299.00",
+    ],
+)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert mask_text(text) == (text, set())
+
+
+def test_luhn() -> None:
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("4111111111111112")
+
+
+def test_a_card_followed_by_another_number_keeps_the_number() -> None:
+    assert mask_text("4111 1111 1111 1111 2024") == ("[CARD] 2024", {"card"})
+
+
+def test_percent_encoded_values_in_urls_are_caught() -> None:
+    masked, kinds = mask_url("http://x.test/form?e=jane%40example.com&p=%2B44+7700+900123")
+    assert "jane" not in masked and "7700" not in masked
+    assert kinds == {"email", "phone"}
+
+
+def test_mask_event_covers_every_field_and_records_kinds() -> None:
+    event = {
+        "sequence": 1,
+        "kind": "input",
+        "value": "jane@example.com",
+        "title": "Account of 123-45-6789",
+        "url": "http://x.test/u?ip=203.0.113.42",
+        "masked_kinds": ["password"],
+        "target": {
+            "tag": "input",
+            "text": "+44 7700 900123",
+            "name": "IBAN GB82 WEST 1234 5698 7654 32",
+            "attributes": {"placeholder": "4111 1111 1111 1111", "href": "mailto:jo%40ex.com"},
+            "bbox": {"x": 1, "y": 2, "width": 3, "height": 4},
+            "selectors": [{"kind": "text", "value": 'text="jane@example.com"', "score": 0.7}],
+            "nearby": [
+                {"tag": "a", "text": "AB 12 34 56 C", "attributes": {"title": "2001:db8::1"}}
+            ],
+            "dom_snippet": "<p>Call (555) 123-4567</p>",
+        },
+    }
+    masked = mask_event(event)
+    text = repr(masked)
+    for secret in (
+        "jane@",
+        "6789",
+        "203.0.113",
+        "7700",
+        "GB82",
+        "4111",
+        "jo%40",
+        "AB 12",
+        "2001:db8",
+        "123-4567",
+    ):
+        assert secret not in text, secret
+    assert masked["masked_kinds"] == [
+        "password",
+        "card",
+        "email",
+        "iban",
+        "ip",
+        "national_id",
+        "phone",
+    ]
+    assert masked["target"]["bbox"] == event["target"]["bbox"]
+    assert masked["masked"] is True
