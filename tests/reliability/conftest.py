@@ -45,6 +45,9 @@ FAST = {
     "FARM_BEAT_LOCK_SECONDS": "6",
     "FARM_SHUTDOWN_GRACE_SECONDS": "3",
     "FARM_BROWSER_IDLE_SECONDS": "5",
+    # A restarted database makes the sandbox answer 500s for a moment, which
+    # rightly trips the platform's circuit breaker: keep its pause short.
+    "FARM_CIRCUIT_COOLDOWN_SECONDS": "5",
 }
 
 
