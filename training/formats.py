@@ -107,7 +107,7 @@ def best_selector(element: Mapping[str, Any] | None) -> str:
     best: tuple[bool, float] | None = None
     chosen = ""
     for selector in element.get("selectors") or ():
-        if not isinstance(selector, Mapping) or not selector.get("value"):
+        if not isinstance(selector, dict) or not selector.get("value"):
             continue
         rank = (selector.get("unique", True) is not False, float(selector.get("score") or 0))
         if best is None or rank > best:
@@ -118,7 +118,7 @@ def best_selector(element: Mapping[str, Any] | None) -> str:
     if role and name:
         return f'role={role}[name="{_clip(name)}"]'
     attributes = element.get("attributes") or {}
-    if isinstance(attributes, Mapping) and attributes.get("id"):
+    if isinstance(attributes, dict) and attributes.get("id"):
         return f"#{attributes['id']}"
     return str(element.get("tag") or "")
 
@@ -126,7 +126,7 @@ def best_selector(element: Mapping[str, Any] | None) -> str:
 def element_label(element: Mapping[str, Any]) -> str:
     """What a person would call the element: its accessible name, text or placeholder."""
     attributes = element.get("attributes") or {}
-    if not isinstance(attributes, Mapping):
+    if not isinstance(attributes, dict):
         attributes = {}
     for text in (
         element.get("name"),
@@ -182,7 +182,7 @@ def session_steps(
                 )
             )
             continue
-        if not isinstance(target, Mapping):
+        if not isinstance(target, dict):
             stats.skipped_no_target += 1
             continue
         tag = str(target.get("tag") or "").lower()
@@ -205,7 +205,7 @@ def session_steps(
         else:
             stats.skipped_other += 1
             continue
-        nearby = [n for n in target.get("nearby") or () if isinstance(n, Mapping)]
+        nearby = [n for n in target.get("nearby") or () if isinstance(n, dict)]
         steps.append(
             Step(
                 sequence=row["sequence"],
@@ -325,7 +325,7 @@ def _host(url: str) -> str:
 
 def _bbox_rect(element: Mapping[str, Any]) -> str:
     box = element.get("bbox")
-    if not isinstance(box, Mapping):
+    if not isinstance(box, dict):
         return ""
     return ",".join(str(box.get(key, 0)) for key in ("x", "y", "width", "height"))
 
@@ -335,7 +335,7 @@ def mind2web_candidate(
 ) -> dict[str, Any]:
     """A candidate as Mind2Web writes one: its attributes are a JSON string."""
     raw = element.get("attributes")
-    attributes: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+    attributes: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
     attributes["backend_node_id"] = node_id
     rect = _bbox_rect(element)
     if rect:

@@ -20,6 +20,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,17 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from accounts.models import Workspace
-from capture.masking import mask_event, mask_text, mask_url
+from capture.masking import mask_text, mask_url
 from capture.models import CapturedSession, Interaction
-from training.formats import FORMATS, MESSAGES, FormatStats, session_examples
+from training.formats import (
+    FORMATS,
+    MAX_NEARBY,
+    MAX_SNIPPET,
+    MESSAGES,
+    FormatStats,
+    best_selector,
+    session_examples,
+)
 from training.models import Export, ExportSchedule
 from training.selectors import INTERACTION_FIELDS, SESSION_FIELDS, export_sessions
 from training.split import TRAIN, VALIDATION
@@ -201,9 +210,75 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield chunk
 
 
+# Capture masks on ingest; rows that came in some other way (a bulk load, an
+# import) are masked here again, so nothing personal reaches a training file.
+# Only what the formats write is masked (an element's best selector, not all
+# of them), and short strings, which repeat across sessions of one site
+# (titles, names, selectors), are remembered in a bounded cache.
+_CACHED_UP_TO = 256
+
+
+@lru_cache(maxsize=20_000)
+def _mask_short(text: str) -> str:
+    return mask_text(text)[0]
+
+
+@lru_cache(maxsize=5_000)
+def _mask_short_url(url: str) -> str:
+    return mask_url(url)[0]
+
+
+def _mask_url(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    return _mask_short_url(value) if len(value) <= _CACHED_UP_TO else mask_url(value)[0]
+
+
+def _mask(value: Any) -> Any:
+    if not isinstance(value, str) or not value:
+        return value
+    return _mask_short(value) if len(value) <= _CACHED_UP_TO else mask_text(value)[0]
+
+
+def _masked_element(element: Any, *, depth: int = 0) -> Any:
+    if not isinstance(element, dict):
+        return element
+    attributes = element.get("attributes")
+    masked = {
+        "tag": _mask(element.get("tag")),
+        "text": _mask(element.get("text")),
+        "role": _mask(element.get("role")),
+        "name": _mask(element.get("name")),
+        "attributes": (
+            {k: _mask_url(v) if k in _URL_ATTRIBUTES else _mask(v) for k, v in attributes.items()}
+            if isinstance(attributes, dict)
+            else {}
+        ),
+        "bbox": element.get("bbox"),
+        "selectors": [{"value": _mask(best_selector(element)), "score": 1.0, "unique": True}],
+    }
+    if depth == 0:
+        nearby = element.get("nearby")
+        masked["nearby"] = [
+            _masked_element(n, depth=1)
+            for n in (nearby if isinstance(nearby, list) else ())[:MAX_NEARBY]
+        ]
+        masked["dom_snippet"] = _mask(str(element.get("dom_snippet") or "")[:MAX_SNIPPET])
+    return masked
+
+
+_URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction"})
+
+
+def _masked_interaction(row: dict[str, Any]) -> dict[str, Any]:
+    row["url"] = _mask_url(row.get("url") or "")
+    row["title"] = _mask(row.get("title"))
+    row["value"] = _mask(row.get("value"))
+    row["target"] = _masked_element(row.get("target"))
+    return row
+
+
 def _masked_session(row: dict[str, Any]) -> dict[str, Any]:
-    # Capture masks on ingest; rows that came in some other way (a bulk load, an
-    # import) are masked here too, so nothing personal reaches a training file.
     row["task"] = mask_text(row.get("task") or "")[0]
     row["start_url"] = mask_url(row.get("start_url") or "")[0]
     return row
@@ -221,7 +296,7 @@ def _sessions_with_interactions(
             .values(*INTERACTION_FIELDS)
         )
         for row in rows:
-            by_session[row["session_id"]].append(mask_event(row))
+            by_session[row["session_id"]].append(_masked_interaction(row))
         yield [(_masked_session(s), by_session[s["id"]]) for s in chunk], len(chunk)
 
 
