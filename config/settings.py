@@ -216,6 +216,9 @@ FARM_SHUTDOWN_GRACE_SECONDS = env.int("FARM_SHUTDOWN_GRACE_SECONDS", default=20)
 CELERY_TIMEZONE = "UTC"
 
 FARM_DISPATCH_INTERVAL_SECONDS = env.float("FARM_DISPATCH_INTERVAL_SECONDS", default=5.0)
+FARM_CAPTURE_RETENTION_INTERVAL_SECONDS = env.float(
+    "FARM_CAPTURE_RETENTION_INTERVAL_SECONDS", default=3600.0
+)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-posts": {
         "task": "uploads.tasks.dispatch_due_posts",
@@ -227,6 +230,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.reset_daily_quotas",
         "schedule": 60.0,
         "options": {"expires": 50},
+    },
+    # Archives sessions past their workspace's retention; an archived session is
+    # skipped, so a late or doubled run does nothing twice.
+    "archive-expired-captures": {
+        "task": "capture.tasks.archive_expired_sessions",
+        "schedule": FARM_CAPTURE_RETENTION_INTERVAL_SECONDS,
+        "options": {"expires": FARM_CAPTURE_RETENTION_INTERVAL_SECONDS / 2},
     },
 }
 
@@ -264,6 +274,10 @@ FARM_BROWSER_IDLE_SECONDS = env.int("FARM_BROWSER_IDLE_SECONDS", default=30)
 FARM_BROWSER_MAX_USES = env.int("FARM_BROWSER_MAX_USES", default=100)
 FARM_BROWSER_PAGE_TIMEOUT = env.int("FARM_BROWSER_PAGE_TIMEOUT", default=30)
 FARM_PROFILES_DIR = DATA_DIR / "profiles"
+
+# Capture: screenshots larger than these are refused before they are decoded.
+CAPTURE_MAX_SCREENSHOT_BYTES = env.int("CAPTURE_MAX_SCREENSHOT_BYTES", default=20 * 1024 * 1024)
+CAPTURE_MAX_SCREENSHOT_PIXELS = env.int("CAPTURE_MAX_SCREENSHOT_PIXELS", default=40_000_000)
 
 # Training-data exports (training/services.py): sessions are read this many at a
 # time, progress is written every so many sessions, and a running export whose
