@@ -87,7 +87,9 @@ def _interaction_rows(session_id: uuid.UUID, actions: int) -> list[dict[str, Any
     for n in range(1, actions + 1):
         tag = ("input", "button", "a")[n % 3]
         target = _element(tag, f"Field {n}", f"field-{n}", n)
-        target["nearby"] = [_element("input", f"Near {n}.{k}", f"near-{n}-{k}", k) for k in range(3)]
+        target["nearby"] = [
+            _element("input", f"Near {n}.{k}", f"near-{n}-{k}", k) for k in range(3)
+        ]
         target["dom_snippet"] = (
             f'<form class="upload"><label>Field {n}</label><{tag} data-testid="field-{n}">'
             f"Field {n}</{tag}><button>Publish</button></form>"
@@ -134,9 +136,7 @@ def sessions_bulk_create(
             for n in range(size)
         ]
         CapturedSession.objects.bulk_create(sessions)
-        rows = [
-            Interaction(**row) for s in sessions for row in _interaction_rows(s.id, actions)
-        ]
+        rows = [Interaction(**row) for s in sessions for row in _interaction_rows(s.id, actions)]
         Interaction.objects.bulk_create(rows, batch_size=1000)
         ids.extend(s.id for s in sessions)
     return ids
@@ -232,9 +232,7 @@ def run(small: int, large: int, actions: int) -> dict[str, Any]:
         }
 
 
-def export_figures(
-    *, small: int = 1_000, large: int = 10_000, actions: int = 6
-) -> dict[str, Any]:
+def export_figures(*, small: int = 1_000, large: int = 10_000, actions: int = 6) -> dict[str, Any]:
     """The export figures, measured in a fresh process (callable from a set-up Django)."""
     done = subprocess.run(
         [

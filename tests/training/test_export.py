@@ -50,7 +50,9 @@ def test_messages_export_is_ready_with_both_files_and_counts(
     assert validate_file(export.train_file.path).ok
 
 
-def test_mind2web_export_lines(workspace: Workspace, record: Callable[..., CapturedSession]) -> None:
+def test_mind2web_export_lines(
+    workspace: Workspace, record: Callable[..., CapturedSession]
+) -> None:
     sessions = {str(record().pk) for _ in range(4)}
     export = build(export_create(workspace=workspace, format="mind2web", validation_share=0))
     assert export.state == Export.State.READY, export.errors
@@ -84,9 +86,7 @@ def test_filters_take_kinds_quality_and_dates(
     workspace: Workspace, make_workspace: Callable[..., Workspace], record: Callable
 ) -> None:
     now = timezone.now()
-    keep = [
-        record(kind="human", quality=0.9, started_at=now - timedelta(days=2)) for _ in range(3)
-    ]
+    keep = [record(kind="human", quality=0.9, started_at=now - timedelta(days=2)) for _ in range(3)]
     record(kind="automated", quality=0.9, started_at=now - timedelta(days=2))
     record(kind="human", quality=0.4, started_at=now - timedelta(days=2))
     record(kind="human", quality=0.9, started_at=now - timedelta(days=20))
@@ -135,9 +135,7 @@ def test_the_split_is_the_same_on_every_rerun(
         record()
 
     def validation_ids(export: Export) -> set[str]:
-        return {
-            r["annotation_id"] for r in read_jsonl(export.validation_file.path)
-        }
+        return {r["annotation_id"] for r in read_jsonl(export.validation_file.path)}
 
     first = build(export_create(workspace=workspace, format="mind2web", validation_share=0.4))
     second = build(export_create(workspace=workspace, format="mind2web", validation_share=0.4))
@@ -157,7 +155,7 @@ def test_a_finished_export_is_not_built_again(
 ) -> None:
     for _ in range(2):
         record()
-    export = build(export_create(workspace=workspace))
+    export = build(export_create(workspace=workspace, validation_share=0))
     finished = (export.state, export.finished_at, export.train_file.name)
     record()
     again = build(export)
@@ -173,7 +171,7 @@ def test_a_crashed_running_export_is_restarted_but_a_live_one_is_left_alone(
 ) -> None:
     for _ in range(2):
         record()
-    export = export_create(workspace=workspace)
+    export = export_create(workspace=workspace, validation_share=0)
     now = timezone.now()
     Export.objects.filter(pk=export.pk).update(
         state=Export.State.RUNNING, run_token=uuid.uuid4(), heartbeat_at=now, sessions_done=1
@@ -191,7 +189,7 @@ def test_progress_is_written_every_few_sessions_and_a_superseded_run_stops(
 ) -> None:
     for _ in range(7):
         record()
-    export = export_create(workspace=workspace)
+    export = export_create(workspace=workspace, validation_share=0)
     seen: list[tuple[int, int, int]] = []
 
     def watch(done: int, total: int) -> None:
@@ -205,7 +203,7 @@ def test_progress_is_written_every_few_sessions_and_a_superseded_run_stops(
     assert [(d, s) for d, _, s in seen[1:-1]] == [(2, 2), (4, 4), (6, 6)]
     assert seen[-1][:2] == (7, 7)
 
-    other = export_create(workspace=workspace)
+    other = export_create(workspace=workspace, validation_share=0)
 
     def take_over(done: int, total: int) -> None:
         if done == 2:  # an operator re-runs it while this run is presumed dead
@@ -222,7 +220,7 @@ def test_rerun_drops_the_old_files_and_builds_again(
 ) -> None:
     for _ in range(2):
         record()
-    export = build(export_create(workspace=workspace))
+    export = build(export_create(workspace=workspace, validation_share=0))
     old = export.train_file.path
     for _ in range(2):
         record()

@@ -74,7 +74,8 @@ def pii_events() -> list[dict[str, Any]]:
 
 def exported_text(export: Export) -> str:
     return "".join(
-        Path(f.path).read_text(encoding="utf-8") for f in (export.train_file, export.validation_file)
+        Path(f.path).read_text(encoding="utf-8")
+        for f in (export.train_file, export.validation_file)
     )
 
 
@@ -89,7 +90,7 @@ def test_sessions_recorded_through_ingest_export_no_pii(
 ) -> None:
     for pii in CORPUS[:3]:
         record(task=f"Write to {pii} about the upload", events=pii_events())
-    export = export_build(export=export_create(workspace=workspace, format=fmt))
+    export = export_build(export=export_create(workspace=workspace, format=fmt, validation_share=0))
     assert export.state == Export.State.READY, export.errors
     text = exported_text(export)
     assert_no_pii(text)
@@ -125,6 +126,6 @@ def test_rows_that_skipped_ingest_masking_are_masked_in_the_export(
     ]
     Interaction.objects.bulk_create(rows)
     assert any(CORPUS[0] in (row.title or "") for row in rows)  # raw in the database
-    export = export_build(export=export_create(workspace=workspace, format=fmt))
+    export = export_build(export=export_create(workspace=workspace, format=fmt, validation_share=0))
     assert export.state == Export.State.READY, export.errors
     assert_no_pii(exported_text(export))

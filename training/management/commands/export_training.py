@@ -12,7 +12,6 @@ train and validation files are copied there as well.
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from datetime import datetime
 from datetime import time as dtime
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -44,7 +43,7 @@ OPTION_OF_FIELD = {
 class ProgressBar:
     """`[#####.....]  512/1000 sessions  51%  340/s` on one stderr line, redrawn in place."""
 
-    def __init__(self, stream: Any, width: int = 30) -> None:
+    def __init__(self, stream: OutputWrapper, width: int = 30) -> None:
         self.stream = stream
         self.width = width
         self.started = time.monotonic()
@@ -60,12 +59,13 @@ class ProgressBar:
         rate = done / max(now - self.started, 1e-6)
         self.stream.write(
             f"\r[{'#' * filled}{'.' * (self.width - filled)}] {done}/{total} sessions "
-            f"{int(share * 100):3d}%  {rate:,.0f}/s"
+            f"{int(share * 100):3d}%  {rate:,.0f}/s",
+            ending="",
         )
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
+        self.stream.write("")
         self.stream.flush()
 
 
@@ -142,7 +142,7 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(self._named(exc)) from None
-        bar = None if options["no_progress"] else ProgressBar(sys.stderr)
+        bar = None if options["no_progress"] else ProgressBar(self.stderr)
         try:
             export = export_build(export=export, on_progress=bar)
         finally:
