@@ -224,6 +224,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = measure(args, db)
         if not args.no_export:
             result.update(export_figures_if_available())
+            if result.get("export_ok") is False:
+                result["ok"] = False
+                result["problems"] = [*result["problems"], *result["export_problems"]]
         result["peak_rss_mb"] = peak_rss_mb()
     emit(result)
     return 0 if result["ok"] else 1

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "sandbox",
     "monitoring",
     "capture",
+    "training",
 ]
 
 MIDDLEWARE = [
@@ -277,6 +278,17 @@ FARM_PROFILES_DIR = DATA_DIR / "profiles"
 # Capture: screenshots larger than these are refused before they are decoded.
 CAPTURE_MAX_SCREENSHOT_BYTES = env.int("CAPTURE_MAX_SCREENSHOT_BYTES", default=20 * 1024 * 1024)
 CAPTURE_MAX_SCREENSHOT_PIXELS = env.int("CAPTURE_MAX_SCREENSHOT_PIXELS", default=40_000_000)
+
+# Training-data exports (training/services.py): sessions are read this many at a
+# time, progress is written every so many sessions, and a running export whose
+# heartbeat is older than the stale limit is taken for crashed and may be restarted.
+FARM_EXPORT_CHUNK_SIZE = env.int("FARM_EXPORT_CHUNK_SIZE", default=200)
+FARM_EXPORT_PROGRESS_EVERY = env.int("FARM_EXPORT_PROGRESS_EVERY", default=200)
+FARM_EXPORT_STALE_SECONDS = env.int("FARM_EXPORT_STALE_SECONDS", default=600)
+FARM_EXPORT_SOFT_TIME_LIMIT = env.int("FARM_EXPORT_SOFT_TIME_LIMIT", default=3 * 3600)
+FARM_EXPORT_SCHEDULE_EXPIRES_SECONDS = env.int("FARM_EXPORT_SCHEDULE_EXPIRES_SECONDS", default=3600)
+# Files are written here while an export is built, then moved into media storage.
+FARM_EXPORT_TMP_DIR = Path(env.str("FARM_EXPORT_TMP_DIR", default=str(DATA_DIR / "tmp")))
 
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000")
 

@@ -96,6 +96,30 @@ def capture_objects_create(*, workspace: Workspace, account: Account, attempt: P
     session_close(session=session)
 
 
+def training_objects(workspace: Workspace) -> None:
+    """A finished export with its files and warnings, and a schedule with its beat entry."""
+    from training.models import Export, ExportSchedule
+    from training.services import export_schedule_save
+
+    schedule = export_schedule_save(
+        schedule=ExportSchedule(workspace=workspace, name="Nightly", kinds=["human"])
+    )
+    export = Export.objects.create(
+        workspace=workspace,
+        schedule=schedule,
+        state=Export.State.READY,
+        sessions_total=12,
+        sessions_done=12,
+        sessions_count=12,
+        examples_count=72,
+        train_count=66,
+        validation_count=6,
+        warnings=[{"code": "no_target", "message": "1 action(s) had no target element"}],
+    )
+    export.train_file.save("train.jsonl", ContentFile(b"{}\n"), save=False)
+    export.validation_file.save("validation.jsonl", ContentFile(b"{}\n"))
+
+
 @dataclass
 class Farm:
     workspace: Workspace
@@ -144,6 +168,7 @@ def farm(
     capture_objects_create(workspace=workspace, account=account, attempt=attempt)
     # A beat holds its lock, as in a running farm.
     scheduler_lock_hold(name=BEAT_LOCK, holder="beat-host:1", seconds=30)
+    training_objects(workspace)
     return Farm(
         workspace=workspace,
         account=account,

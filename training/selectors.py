@@ -1,0 +1,43 @@
+"""Reads for exports: which sessions an export takes."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from capture.models import CapturedSession
+from training.models import Export
+
+# What the formats read of a session and of its interactions.
+SESSION_FIELDS = ("id", "task", "start_url", "kind")
+INTERACTION_FIELDS = (
+    "session_id",
+    "sequence",
+    "kind",
+    "url",
+    "title",
+    "value",
+    "masked_kinds",
+    "target",
+    "scroll_x",
+    "scroll_y",
+)
+
+
+def export_sessions(*, export: Export) -> QuerySet[CapturedSession]:
+    """The accepted sessions an export's filters take, oldest first (ties by id).
+
+    Only accepted sessions: rejected ones fell below the workspace's quality
+    bar, recording ones are unfinished, and archived ones have no rows left.
+    """
+    sessions = CapturedSession.objects.filter(
+        workspace_id=export.workspace_id, state=CapturedSession.State.ACCEPTED
+    )
+    if export.kinds:
+        sessions = sessions.filter(kind__in=export.kinds)
+    if export.min_quality is not None:
+        sessions = sessions.filter(quality__gte=export.min_quality)
+    if export.started_from is not None:
+        sessions = sessions.filter(started_at__gte=export.started_from)
+    if export.started_until is not None:
+        sessions = sessions.filter(started_at__lt=export.started_until)
+    return sessions.order_by("started_at", "id")
