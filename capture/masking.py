@@ -13,6 +13,7 @@ alone: they name the machine, not a person, and the sandbox runs there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable
@@ -36,6 +37,15 @@ PLACEHOLDERS = {
 }
 
 _DIGIT = re.compile(r"\d")
+# What every rule below needs at the least: a string without any of these is
+# left alone after one search, which is most of a page's texts and selectors.
+_CANDIDATE = re.compile(
+    r"@|%40|\(at\)|\[at\]"  # e-mail
+    r"|[A-Za-z]{2}\d{2}"  # IBAN, NINO
+    r"|\d(?:[ .()+-]{0,2}\d){5}"  # card, SSN, NINO, phone: six digits or more
+    r"|(?<![\d.])(?!127\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"  # IPv4 other than loopback
+    r"|:[0-9A-Fa-f]*:"  # IPv6
+)
 
 _EMAIL_RE = re.compile(
     r"[A-Za-z0-9._%+-]+(?:@|%40|\(at\)|\[at\])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
@@ -159,10 +169,22 @@ _RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], bool | int], 
 ]
 
 
-def mask_text(text: str) -> tuple[str, set[str]]:
+_NOTHING: frozenset[str] = frozenset()
+
+
+def mask_text(text: str) -> tuple[str, frozenset[str]]:
     """The text with personal data replaced by placeholders, and the kinds found."""
     if not text:
-        return text, set()
+        return text, _NOTHING
+    return _mask_text_cached(text)
+
+
+# A page's titles, URLs, labels and snippets repeat from event to event, and
+# a dictionary lookup is much cheaper than even the first search below.
+@functools.lru_cache(maxsize=16384)
+def _mask_text_cached(text: str) -> tuple[str, frozenset[str]]:
+    if _CANDIDATE.search(text) is None:
+        return text, _NOTHING
     kinds: set[str] = set()
     has_digit = _DIGIT.search(text) is not None
     has_at = "@" in text or "%40" in text or "(at)" in text or "[at]" in text
@@ -187,13 +209,14 @@ def mask_text(text: str) -> tuple[str, set[str]]:
         text = pattern.sub(replace, text)
         if kind in (EMAIL, IBAN, CARD, NATIONAL_ID):
             has_digit = has_digit and _DIGIT.search(text) is not None
-    return text, kinds
+    return text, frozenset(kinds)
 
 
-def mask_url(url: str) -> tuple[str, set[str]]:
+@functools.lru_cache(maxsize=4096)
+def mask_url(url: str) -> tuple[str, frozenset[str]]:
     """A URL masked after decoding, so `john%40example.com` is caught too."""
     if not url:
-        return url, set()
+        return url, _NOTHING
     masked, kinds = mask_text(url)
     if "%" in url or "+" in url:
         decoded = unquote_plus(url)
@@ -205,15 +228,18 @@ def mask_url(url: str) -> tuple[str, set[str]]:
     return masked, kinds
 
 
-def _mask_value(value: Any, kinds: set[str], *, url: bool = False) -> Any:
-    if isinstance(value, str):
-        masked, found = (mask_url if url else mask_text)(value)
-        kinds |= found
+def _mask_value(value: Any, kinds: set[str], url: bool = False) -> Any:
+    # type() and positional arguments: this runs for every string of every event.
+    kind = type(value)
+    if kind is str:
+        masked, found = mask_url(value) if url else mask_text(value)
+        if found:
+            kinds |= found
         return masked
-    if isinstance(value, list):
-        return [_mask_value(v, kinds, url=url) for v in value]
-    if isinstance(value, dict):
-        return {k: _mask_value(v, kinds, url=url or k in _URL_KEYS) for k, v in value.items()}
+    if kind is dict:
+        return {k: _mask_value(v, kinds, url or k in _URL_KEYS) for k, v in value.items()}
+    if kind is list:
+        return [_mask_value(v, kinds, url) for v in value]
     return value
 
 
@@ -231,7 +257,7 @@ def mask_element(element: Any, kinds: set[str]) -> Any:
         elif key == "bbox":
             out[key] = value
         else:
-            out[key] = _mask_value(value, kinds, url=key in _URL_KEYS)
+            out[key] = _mask_value(value, kinds, key in _URL_KEYS)
     return out
 
 
@@ -243,7 +269,7 @@ def mask_event(event: dict[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(key), str):
             out[key] = _mask_value(out[key], kinds)
     if isinstance(out.get("url"), str):
-        out["url"] = _mask_value(out["url"], kinds, url=True)
+        out["url"] = _mask_value(out["url"], kinds, True)
     if "target" in out:
         out["target"] = mask_element(out["target"], kinds)
     previous = out.get("masked_kinds") or []

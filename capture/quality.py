@@ -7,11 +7,14 @@
   the same target within a second), dead clicks (a click after which nothing
   shows the page reacted), redundant steps (the same action twice in a row)
   and a high share of masked events;
-- quality: a weighted mean of the three.
+- quality: the weighted geometric mean of the three, so a session that fails
+  badly on one count (no screenshots at all, no usable selector) cannot be
+  carried over the threshold by the other two.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,8 @@ RAGE_WINDOW_MS = 1000
 DEAD_CLICK_WINDOW_MS = 3000
 # Masked events are expected (a password, an e-mail field); only above this share do they cost.
 MASKED_SHARE_FREE = 0.5
+# A zero score counts as this in the geometric mean, so quality stays comparable.
+SCORE_FLOOR = 0.01
 WEIGHTS = {"completeness": 0.4, "selector_reliability": 0.3, "training_value": 0.3}
 # Clicking these focuses or toggles them; the reaction is the input that follows, or none is needed.
 _SELF_REACTING_TAGS = frozenset({"input", "textarea", "select", "option", "label"})
@@ -184,10 +189,15 @@ def session_scores(*, interactions: list[dict[str, Any]], screenshot_sequences: 
         + max(0.0, masked_share - MASKED_SHARE_FREE) * 2
     )
     training_value = max(0.0, 1.0 - penalty)
-    quality = (
-        WEIGHTS["completeness"] * completeness
-        + WEIGHTS["selector_reliability"] * selector_reliability
-        + WEIGHTS["training_value"] * training_value
+    quality = math.exp(
+        sum(
+            weight * math.log(max(score, SCORE_FLOOR))
+            for weight, score in (
+                (WEIGHTS["completeness"], completeness),
+                (WEIGHTS["selector_reliability"], selector_reliability),
+                (WEIGHTS["training_value"], training_value),
+            )
+        )
     )
     details.update(
         targets_not_found=n - found,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import secrets
+import sqlite3
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
@@ -118,23 +120,72 @@ def _positive_int(value: Any) -> int | None:
     return value if type(value) is int and 0 < value < 2**31 else None
 
 
-def _interaction_from(session_id: Any, event: dict[str, Any]) -> Interaction:
+_INSERT_COLUMNS = (
+    "session_id",
+    "sequence",
+    "timestamp_ms",
+    "kind",
+    "url",
+    "title",
+    "value",
+    "masked_kinds",
+    "target",
+    "scroll_x",
+    "scroll_y",
+    "found_in_dom",
+    "dom_changed",
+    "screenshot_id",
+)
+
+
+def _interaction_row(session_key: Any, event: dict[str, Any], shot_id: int | None) -> list[Any]:
     scroll = event.get("scroll") or {}
-    return Interaction(
-        session_id=session_id,
-        sequence=event["sequence"],
-        timestamp_ms=event["timestamp_ms"],
-        kind=event["kind"],
-        url=event.get("url") or "",
-        title=(event.get("title") or "")[:500],
-        value=event.get("value") or "",
-        masked_kinds=event.get("masked_kinds") or [],
-        target=event.get("target"),
-        scroll_x=int(scroll["x"]) if "x" in scroll else None,
-        scroll_y=int(scroll["y"]) if "y" in scroll else None,
-        found_in_dom=event.get("found_in_dom"),
-        dom_changed=event.get("dom_changed"),
-    )
+    adapt = connection.ops.adapt_json_value
+    return [
+        session_key,
+        event["sequence"],
+        event["timestamp_ms"],
+        event["kind"],
+        event.get("url") or "",
+        (event.get("title") or "")[:500],
+        event.get("value") or "",
+        adapt(event.get("masked_kinds") or [], None),
+        None if event.get("target") is None else adapt(event["target"], None),
+        int(scroll["x"]) if "x" in scroll else None,
+        int(scroll["y"]) if "y" in scroll else None,
+        event.get("found_in_dom"),
+        event.get("dom_changed"),
+        shot_id,
+    ]
+
+
+def _max_query_params() -> int:
+    if connection.vendor == "sqlite":
+        return 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999
+    return 60_000  # PostgreSQL's limit is 65,535
+
+
+def _interactions_insert(rows: list[list[Any]]) -> None:
+    """One multi-row INSERT ... ON CONFLICT DO NOTHING per up to ~2,000 rows.
+
+    What bulk_create(ignore_conflicts=True) sends, without building a model
+    instance and compiling every field of every row: the ORM's per-value work
+    was most of the cost of a batch. The unique (session, sequence)
+    constraint decides what is a duplicate.
+    """
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(c) for c in _INSERT_COLUMNS)
+    row_sql = "(" + ", ".join(["%s"] * len(_INSERT_COLUMNS)) + ")"
+    chunk = _max_query_params() // len(_INSERT_COLUMNS)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            cursor.execute(
+                f"INSERT INTO {quote(Interaction._meta.db_table)} ({columns}) "
+                f"VALUES {', '.join([row_sql] * len(part))} "
+                f"ON CONFLICT ({quote('session_id')}, {quote('sequence')}) DO NOTHING",
+                [value for row in part for value in row],
+            )
 
 
 def session_events_append(*, session: CapturedSession, events: list[dict]) -> AppendResult:
@@ -178,21 +229,22 @@ def session_events_append(*, session: CapturedSession, events: list[dict]) -> Ap
         result.duplicates += len(existing)
         new = [mask_event(e) for seq, e in good.items() if seq not in existing]
         if new:
-            rows = [_interaction_from(locked.pk, e) for e in new]
             shots = dict(
                 Screenshot.objects.filter(
-                    session_id=locked.pk, sequence__in=[r.sequence for r in rows]
+                    session_id=locked.pk, sequence__in=[e["sequence"] for e in new]
                 ).values_list("sequence", "id")
             )
-            for row in rows:
-                row.screenshot_id = shots.get(row.sequence)
-            # ignore_conflicts: the constraint, not this process, has the last word.
-            Interaction.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-            result.added = len(rows)
+            session_key = Interaction._meta.get_field("session").get_db_prep_value(
+                locked.pk, connection
+            )
+            _interactions_insert(
+                [_interaction_row(session_key, e, shots.get(e["sequence"])) for e in new]
+            )
+            result.added = len(new)
             kinds = set(locked.masked_kinds)
             for e in new:
                 kinds.update(e["masked_kinds"])
-            locked.events_count += len(rows)
+            locked.events_count += len(new)
             locked.masked_kinds = sorted(kinds)
             locked.save(update_fields=["events_count", "masked_kinds"])
             session.events_count = locked.events_count
@@ -499,3 +551,38 @@ def sessions_archive_expired(*, now: datetime | None = None, limit: int = 500) -
         if archived >= limit:
             break
     return archived
+
+
+# Ingest tokens ---------------------------------------------------------------
+
+TOKEN_PREFIX = "cap_"
+
+
+def ingest_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ingest_token_create(*, workspace: Workspace, name: str) -> tuple[IngestToken, str]:
+    """A new token for the workspace; the plain token is returned once and never stored."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = IngestToken.objects.create(
+        workspace=workspace, name=name, token_hash=ingest_token_hash(plain)
+    )
+    return token, plain
+
+
+def ingest_token_revoke(*, token: IngestToken) -> bool:
+    return (
+        IngestToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def ingest_token_touch(*, token: IngestToken, every_seconds: int = 60) -> None:
+    """Note the token's use, at most once a minute so ingest is not one write per request."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=every_seconds):
+        IngestToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

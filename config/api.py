@@ -4,11 +4,13 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api.views import AccountViewSet
+from capture.api.views import CapturedSessionViewSet
 from uploads.api.views import PostViewSet, QueueStatusView
 
 router = DefaultRouter()
 router.register("accounts", AccountViewSet, basename="account")
 router.register("posts", PostViewSet, basename="post")
+router.register("capture/sessions", CapturedSessionViewSet, basename="captured-session")
 
 urlpatterns = [
     path("queue/", QueueStatusView.as_view(), name="queue-status"),

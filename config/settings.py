@@ -215,6 +215,9 @@ FARM_SHUTDOWN_GRACE_SECONDS = env.int("FARM_SHUTDOWN_GRACE_SECONDS", default=20)
 CELERY_TIMEZONE = "UTC"
 
 FARM_DISPATCH_INTERVAL_SECONDS = env.float("FARM_DISPATCH_INTERVAL_SECONDS", default=5.0)
+FARM_CAPTURE_RETENTION_INTERVAL_SECONDS = env.float(
+    "FARM_CAPTURE_RETENTION_INTERVAL_SECONDS", default=3600.0
+)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-posts": {
         "task": "uploads.tasks.dispatch_due_posts",
@@ -226,6 +229,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.reset_daily_quotas",
         "schedule": 60.0,
         "options": {"expires": 50},
+    },
+    # Archives sessions past their workspace's retention; an archived session is
+    # skipped, so a late or doubled run does nothing twice.
+    "archive-expired-captures": {
+        "task": "capture.tasks.archive_expired_sessions",
+        "schedule": FARM_CAPTURE_RETENTION_INTERVAL_SECONDS,
+        "options": {"expires": FARM_CAPTURE_RETENTION_INTERVAL_SECONDS / 2},
     },
 }
 
@@ -265,6 +275,10 @@ FARM_BROWSER_PAGE_TIMEOUT = env.int("FARM_BROWSER_PAGE_TIMEOUT", default=30)
 FARM_PROFILES_DIR = DATA_DIR / "profiles"
 # Record every publish run as a captured session (recorder.js in the page, screenshots).
 CAPTURE_PUBLISH_RUNS = env.bool("CAPTURE_PUBLISH_RUNS", default=True)
+
+# Capture: screenshots larger than these are refused before they are decoded.
+CAPTURE_MAX_SCREENSHOT_BYTES = env.int("CAPTURE_MAX_SCREENSHOT_BYTES", default=20 * 1024 * 1024)
+CAPTURE_MAX_SCREENSHOT_PIXELS = env.int("CAPTURE_MAX_SCREENSHOT_PIXELS", default=40_000_000)
 
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000")
 

@@ -74,6 +74,28 @@ def webp_bytes() -> bytes:
     return buffer.getvalue()
 
 
+def capture_objects_create(*, workspace: Workspace, account: Account, attempt: PostAttempt) -> None:
+    """One of each capture model: a closed session with an event, a screenshot and a token."""
+    from capture.services import (
+        capture_settings_get,
+        ingest_token_create,
+        session_close,
+        session_events_append,
+        session_open,
+        session_screenshot_add,
+    )
+    from tests.capture.conftest import make_event, png_bytes
+
+    capture_settings_get(workspace=workspace)
+    token, _ = ingest_token_create(workspace=workspace, name="alice's browser")
+    session = session_open(
+        workspace=workspace, kind="automated", account=account, attempt=attempt, token=token
+    )
+    session_events_append(session=session, events=[make_event(1)])
+    session_screenshot_add(session=session, image_bytes=png_bytes(), sequence=1)
+    session_close(session=session)
+
+
 @dataclass
 class Farm:
     workspace: Workspace
@@ -119,6 +141,7 @@ def farm(
     alert = alert_raise(
         workspace=workspace, account=account, kind=Alert.Kind.POST_REJECTED, message="Rejected"
     )
+    capture_objects_create(workspace=workspace, account=account, attempt=attempt)
     # A beat holds its lock, as in a running farm.
     scheduler_lock_hold(name=BEAT_LOCK, holder="beat-host:1", seconds=30)
     return Farm(

@@ -17,7 +17,7 @@ from tests.admin.conftest import Farm
 from uploads.admin import PostAdmin, PostAttemptInline
 from uploads.models import RateLimitRule
 
-FARM_APPS = ("accounts", "browsers", "uploads", "monitoring")
+FARM_APPS = ("accounts", "browsers", "uploads", "monitoring", "capture")
 
 
 def farm_models() -> list[type[Model]]:

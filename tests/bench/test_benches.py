@@ -80,3 +80,13 @@ def test_soak_bench(tmp_path: Path) -> None:
     assert figures["posts"] >= 8
     assert figures["duplicates"] == 0 and figures["lost"] == 0
     assert figures["posts_per_min"] > 0 and figures["p95_latency_s"] > 0
+
+
+def test_capture_bench(tmp_path: Path) -> None:
+    figures = run_bench(
+        "bench.capture", "--events", "3000", "--sessions", "2", "--no-export", tmp_path=tmp_path
+    )
+    assert figures["ok"], figures["problems"]
+    assert figures["events"] == figures["stored"] == 3000
+    assert figures["batches"] == 4 and figures["resent_added"] == 0
+    assert figures["ingest_events_per_s"] > 0

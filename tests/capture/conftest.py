@@ -14,6 +14,12 @@ from capture.models import CapturedSession
 from capture.services import session_open
 
 
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path) -> None:
+    """Screenshots and archives of a test go to a folder of its own."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
 def make_event(sequence: int, **fields: Any) -> dict[str, Any]:
     """A well-formed click event, as the recorder sends it."""
     event: dict[str, Any] = {

@@ -1,0 +1,215 @@
+"""The ingest API: open a session, append events, upload screenshots, close it.
+
+Integrators use the farm's token auth; the browser extension sends
+`Authorization: Capture <ingest token>`. Every lookup is scoped to the
+caller's workspaces, so another workspace's session is a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.serializers import DetailSerializer
+from accounts.api.views import VIEWER_MESSAGE, Conflict, caller_roles
+from accounts.models import Workspace
+from accounts.selectors import WRITE_ROLES, account_get
+from capture.api.authentication import IngestCaller, IngestTokenAuthentication
+from capture.api.serializers import (
+    AppendOutputSerializer,
+    EventsInputSerializer,
+    ScreenshotInputSerializer,
+    ScreenshotOutputSerializer,
+    SessionOpenInputSerializer,
+    SessionOutputSerializer,
+)
+from capture.models import CapturedSession
+from capture.selectors import captured_session_get, captured_session_list
+from capture.services import (
+    MAX_EVENTS_PER_BATCH,
+    SessionNotRecording,
+    session_close,
+    session_events_append,
+    session_open,
+    session_screenshot_add,
+)
+
+NOT_FOUND = "No such captured session in your workspaces."
+
+
+def _readable_ids(request: Request) -> list[int]:
+    if isinstance(request.user, IngestCaller):
+        return [request.user.workspace_id]
+    return sorted(caller_roles(request))
+
+
+def _writable_ids(request: Request) -> list[int]:
+    if isinstance(request.user, IngestCaller):
+        return [request.user.workspace_id]
+    return sorted(ws for ws, role in caller_roles(request).items() if role in WRITE_ROLES)
+
+
+def _conflict() -> OpenApiResponse:
+    return OpenApiResponse(DetailSerializer, description="The session is no longer recording.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the captured sessions of your workspaces"),
+    retrieve=extend_schema(summary="One captured session, with its scores"),
+)
+class CapturedSessionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    authentication_classes = [
+        IngestTokenAuthentication,
+        TokenAuthentication,
+        SessionAuthentication,
+    ]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser]
+    serializer_class = SessionOutputSerializer
+    filter_backends: list[Any] = []
+
+    def get_queryset(self) -> QuerySet[CapturedSession]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
+            return CapturedSession.objects.none()
+        return captured_session_list(workspace_ids=_readable_ids(self.request)).order_by(
+            "-started_at"
+        )
+
+    def _session_for_write(self, pk: str | None) -> CapturedSession:
+        session = captured_session_get(session_id=pk, workspace_ids=_readable_ids(self.request))
+        if session is None:
+            raise NotFound(NOT_FOUND)
+        if session.workspace_id not in _writable_ids(self.request):
+            raise PermissionDenied(VIEWER_MESSAGE)
+        return session
+
+    def _workspace_for_open(self, workspace_id: int | None) -> Workspace:
+        writable = _writable_ids(self.request)
+        readable = _readable_ids(self.request)
+        if workspace_id is None:
+            if len(readable) != 1:
+                problem = (
+                    "You belong to several workspaces; say which one."
+                    if readable
+                    else "You are not a member of any workspace."
+                )
+                raise ValidationError({"workspace": [problem]})
+            workspace_id = readable[0]
+        if workspace_id not in readable:
+            raise ValidationError({"workspace": ["No such workspace."]})
+        if workspace_id not in writable:
+            raise PermissionDenied(VIEWER_MESSAGE)
+        return Workspace.objects.get(pk=workspace_id)
+
+    @extend_schema(
+        summary="Open a captured session",
+        request=SessionOpenInputSerializer,
+        responses={201: SessionOutputSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        serializer = SessionOpenInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workspace = self._workspace_for_open(data.get("workspace"))
+        account = None
+        if data.get("account") is not None:
+            account = account_get(account_id=data["account"], workspace_ids=[workspace.pk])
+            if account is None:
+                raise ValidationError({"account": ["No such account in this workspace."]})
+        token = request.auth if isinstance(request.user, IngestCaller) else None
+        try:
+            session = session_open(
+                workspace=workspace,
+                kind=data["kind"],
+                start_url=data.get("start_url", ""),
+                viewport=data.get("viewport"),
+                user_agent=data.get("user_agent", ""),
+                task=data.get("task", ""),
+                account=account,
+                token=token,
+            )
+        except ValueError as exc:
+            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        return Response(SessionOutputSerializer(session).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Append a batch of events",
+        description=(
+            "Up to 1,000 events. Idempotent by (session, sequence): a resent batch adds "
+            "nothing. Bad events come back by index with their field errors; the good "
+            "events of the same batch are kept."
+        ),
+        request=EventsInputSerializer,
+        responses={
+            200: AppendOutputSerializer,
+            400: OpenApiResponse(description="`events` missing, not a list, or over 1,000."),
+            409: _conflict(),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        data = request.data
+        events = data.get("events") if isinstance(data, dict) else None
+        if not isinstance(events, list):
+            raise ValidationError({"events": ["Send a list of events."]})
+        if len(events) > MAX_EVENTS_PER_BATCH:
+            raise ValidationError(
+                {
+                    "events": [
+                        f"A batch holds at most {MAX_EVENTS_PER_BATCH} events; "
+                        f"this one has {len(events)}. Split it."
+                    ]
+                }
+            )
+        session = self._session_for_write(pk)
+        try:
+            result = session_events_append(session=session, events=events)
+        except SessionNotRecording as exc:
+            raise Conflict(str(exc)) from exc
+        return Response(result.as_dict())
+
+    @extend_schema(
+        summary="Upload a screenshot",
+        description="Multipart `image` (PNG or JPEG, stored as WebP) and optional `sequence`.",
+        request={"multipart/form-data": ScreenshotInputSerializer},
+        responses={201: ScreenshotOutputSerializer, 409: _conflict()},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def screenshots(self, request: Request, pk: str | None = None) -> Response:
+        session = self._session_for_write(pk)
+        serializer = ScreenshotInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        upload = serializer.validated_data["image"]
+        try:
+            shot = session_screenshot_add(
+                session=session,
+                image_bytes=upload.read(),
+                sequence=serializer.validated_data.get("sequence"),
+            )
+        except SessionNotRecording as exc:
+            raise Conflict(str(exc)) from exc
+        except ValueError as exc:
+            raise ValidationError({"image": [str(exc)]}) from exc
+        return Response(ScreenshotOutputSerializer(shot).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Close the session: score it, then accept or reject it",
+        request=None,
+        responses={200: SessionOutputSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        session = session_close(session=self._session_for_write(pk))
+        return Response(SessionOutputSerializer(session).data)
