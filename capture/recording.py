@@ -80,7 +80,9 @@ class PublishRecording:
         self.screenshots_stored = 0
         self.seconds_spent = 0.0
         self._script_id: str | None = None
+        # The last screenshot, kept for the actions of the next batch, and its row once stored.
         self._held_png: bytes | None = None
+        self._held_shot: Screenshot | None = None
         self.driver: WebDriver = EventFiringWebDriver(driver, _Checkpoints(self))  # type: ignore[assignment]
 
     # -- install and remove -------------------------------------------------
@@ -95,7 +97,12 @@ class PublishRecording:
         except Exception:
             # Without CDP (a remote grid node) the script is put in after each navigation.
             logger.info("capture: no CDP on this driver; injecting after each navigation")
-        self._inject(bootstrap)
+        try:
+            self._inject(bootstrap)
+        except Exception:
+            # Leave nothing behind in a browser the pool will lend again.
+            self._uninstall()
+            raise
 
     def _inject(self, bootstrap: str | None = None) -> None:
         script = bootstrap or recorder_bootstrap(
@@ -116,7 +123,7 @@ class PublishRecording:
 
     # -- checkpoints --------------------------------------------------------
 
-    def checkpoint(self, *, ensure_installed: bool = False) -> None:
+    def checkpoint(self, *, screenshot: bool = True, ensure_installed: bool = False) -> None:
         """Drain the page's events, store them, and screenshot the page they were taken on."""
         if not self.active:
             return
@@ -125,7 +132,8 @@ class PublishRecording:
             if ensure_installed and self._script_id is None:
                 self._inject()
             events = self._store(self.raw_driver.execute_script(_DRAIN))
-            self._screenshots_link(events, self.raw_driver.get_screenshot_as_png())
+            png = self.raw_driver.get_screenshot_as_png() if screenshot else None
+            self._screenshots_link(events, png)
         except Exception:
             self._give_up("checkpoint")
         finally:
@@ -151,7 +159,9 @@ class PublishRecording:
                 )
         return events
 
-    def _screenshots_link(self, events: list[dict[str, Any]], png_now: bytes) -> bytes | None:
+    def _screenshots_link(
+        self, events: list[dict[str, Any]], png_now: bytes | None
+    ) -> bytes | None:
         """Give each action the screenshot of the page it was taken on, where there is one.
 
         The screenshot held from the last checkpoint shows the page the batch's
@@ -164,16 +174,22 @@ class PublishRecording:
         last_nav = navigations[-1] if navigations else -1
         leading = [e["sequence"] for e in events[:first_nav] if e.get("kind") in ACTION_KINDS]
         tail = [e["sequence"] for e in events[last_nav + 1 :] if e.get("kind") in ACTION_KINDS]
-        held, self._held_png = self._held_png, png_now
+        held, held_shot = self._held_png, self._held_shot
+        self._held_png, self._held_shot = png_now, None
         if held is not None and leading:
-            self._screenshot_store(held, leading)
+            if held_shot is not None:  # already stored: the same image is not stored twice
+                interactions_screenshot_link(
+                    session=self.session, screenshot=held_shot, sequences=leading
+                )
+            else:
+                self._screenshot_store(held, leading)
         tail = [sequence for sequence in tail if held is None or sequence not in leading]
-        if tail:
-            self._screenshot_store(png_now, tail)
+        if tail and png_now is not None:
+            self._held_shot = self._screenshot_store(png_now, tail)
             return None
         return png_now
 
-    def _screenshot_store(self, png: bytes, sequences: list[int | None]) -> None:
+    def _screenshot_store(self, png: bytes, sequences: list[int | None]) -> Screenshot:
         from capture.services import session_screenshot_add
 
         shot = session_screenshot_add(session=self.session, image_bytes=png, sequence=sequences[0])
@@ -182,6 +198,7 @@ class PublishRecording:
             interactions_screenshot_link(
                 session=self.session, screenshot=shot, sequences=sequences[1:]
             )
+        return shot
 
     def finish(self, *, failed: bool, browser_usable: bool) -> None:
         """The last drain and screenshot (when the browser can still answer), then close."""
@@ -226,10 +243,12 @@ class _Checkpoints(AbstractEventListener):
         self.recording = recording
 
     def after_navigate_to(self, url: str | None, driver: WebDriver) -> None:
-        self.recording.checkpoint(ensure_installed=True)
+        # No screenshot yet: the one before the next click shows this page, filled in.
+        self.recording.checkpoint(screenshot=False, ensure_installed=True)
 
     def before_click(self, element: WebElement, driver: WebDriver) -> None:
-        # Before, not after: a click may start a navigation that a script call would wait on.
+        # Before, not after: a click may start a navigation that a script call would wait on,
+        # and the screenshot shows the page the click (and the typing before it) acted on.
         self.recording.checkpoint()
 
 
