@@ -379,7 +379,9 @@
     var role = roleOf(el);
     var name = accessibleName(el);
     if (role && name && role !== "generic") {
-      var candidates = (ROLE_CANDIDATES[role] ? ROLE_CANDIDATES[role] + ", " : "") + '[role="' + role + '"]';
+      // The target's own tag is always a candidate, so an implicit role counts itself.
+      var candidates = tag + ", " + (ROLE_CANDIDATES[role] ? ROLE_CANDIDATES[role] + ", " : "") +
+        '[role="' + role + '"]';
       out.push(selector(
         "role",
         "role=" + role + "[name=" + quoteValue(name) + "]",

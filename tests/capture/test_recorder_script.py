@@ -207,6 +207,16 @@ def test_accessible_names_come_from_labels_aria_alt_and_title(page: WebDriver) -
     assert names["more"]["name"] == "More options"  # title, for a button without text
     assert names["agree"]["role"] == "checkbox" and names["agree"]["name"] == "I agree"
     assert names["title"]["role"] == "textbox"
+    heading = page.execute_script(
+        "const h = document.createElement('h2'); h.textContent = 'Details';"
+        "document.body.appendChild(h); return window.__farmRecorder.describe(h);"
+    )
+    assert {
+        "kind": "role",
+        "value": 'role=heading[name="Details"]',
+        "score": 0.9,
+        "unique": True,
+    } in (heading["selectors"])
     id_selector = next(s for s in names["title"]["selectors"] if s["kind"] == "id")
     assert id_selector == {"kind": "id", "value": "#title", "score": 0.6, "unique": True}
 
