@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from selenium.webdriver.support.abstract_event_listener import AbstractEventListener
 from selenium.webdriver.support.event_firing_webdriver import EventFiringWebDriver
@@ -68,7 +69,12 @@ _ENVIRONMENT = (
 
 
 class PublishRecording:
-    """One publish run's recording; every public method swallows its own errors."""
+    """One publish run's recording.
+
+    Checkpoints and `finish` swallow their own errors (logged; the run then
+    goes on unrecorded), all but Celery's soft time limit, which belongs to
+    the publish task. `install` raises, and the caller records nothing.
+    """
 
     def __init__(self, *, driver: WebDriver, session: CapturedSession, allow_list: list[str]):
         self.raw_driver = driver
@@ -134,6 +140,9 @@ class PublishRecording:
             events = self._store(self.raw_driver.execute_script(_DRAIN))
             png = self.raw_driver.get_screenshot_as_png() if screenshot else None
             self._screenshots_link(events, png)
+        except SoftTimeLimitExceeded:
+            self.active = False
+            raise
         except Exception:
             self._give_up("checkpoint")
         finally:
@@ -205,6 +214,7 @@ class PublishRecording:
         from capture.services import session_close
 
         started = time.monotonic()
+        out_of_time: SoftTimeLimitExceeded | None = None
         if self.active and browser_usable:
             try:
                 events = self._store(self.raw_driver.execute_script(_STOP_AND_DRAIN))
@@ -213,9 +223,11 @@ class PublishRecording:
                     # The page the run ended on, the answer or what went wrong, is kept either way.
                     last = self.next_sequence - 1 if self.next_sequence else None
                     self._screenshot_store(unused, [last])
+            except SoftTimeLimitExceeded as exc:
+                out_of_time = exc  # close the session first, then let the task have it
             except Exception:
                 self._give_up("final drain")
-        if browser_usable:
+        if browser_usable and out_of_time is None:
             self._uninstall()
         try:
             session_close(session=self.session)
@@ -230,6 +242,8 @@ class PublishRecording:
             self.seconds_spent,
             " (the run failed)" if failed else "",
         )
+        if out_of_time is not None:
+            raise out_of_time
 
     def _give_up(self, step: str) -> None:
         logger.warning("capture: %s failed; this run goes on unrecorded", step, exc_info=True)
@@ -306,8 +320,6 @@ def _browser_usable(exc: BaseException | None) -> bool:
     """Whether the browser may still answer: not after it broke or time ran out."""
     if exc is None:
         return True
-    from celery.exceptions import SoftTimeLimitExceeded
-
     from uploads.publishers import BrowserBrokeError
 
     return not isinstance(exc, BrowserBrokeError | SoftTimeLimitExceeded)
@@ -326,6 +338,9 @@ def capture_publish_run(
     if getattr(settings, "CAPTURE_PUBLISH_RUNS", True):
         try:
             recording = _recording_open(driver=driver, post=post, attempt=attempt)
+        except SoftTimeLimitExceeded:
+            _session_abandon(attempt)
+            raise
         except Exception:
             logger.warning("capture: could not start recording post %s", post.pk, exc_info=True)
             _session_abandon(attempt)
