@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -178,3 +179,32 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
         assert typed not in stored
     # Screenshots come from the extension too (after clicks), stored as WebP.
     assert session.screenshots.exists()
+
+
+def test_a_paused_extension_sends_nothing(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple],
+    extension_browser: tuple[WebDriver, str],
+) -> None:
+    driver, extension_id = extension_browser
+    sandbox_account(workspace, "quiet")
+    _, plain = ingest_token_create(workspace=workspace, name="paused")
+    driver.get(f"chrome-extension://{extension_id}/options.html")
+    driver.find_element(By.ID, "apiBase").send_keys(sandbox)
+    driver.find_element(By.ID, "token").send_keys(plain)
+    driver.find_element(By.ID, "paused").click()
+    driver.find_element(By.ID, "save").click()
+    WebDriverWait(driver, 10).until(lambda d: "Saved" in d.find_element(By.ID, "status").text)
+
+    driver.get(f"{sandbox}/sandbox/upload/")
+    driver.find_element(*_testid("login-handle")).send_keys("quiet")
+    driver.find_element(*_testid("login-password")).send_keys("pw-quiet-secret")
+    submit = driver.find_element(*_testid("login-submit"))
+    submit.click()
+    _next_page(driver, submit)
+    # What the pages would have sent has had time to arrive; nothing did.
+    time.sleep(1.5)
+    driver.get(f"chrome-extension://{extension_id}/options.html")
+    assert driver.find_element(By.ID, "paused").is_selected()
+    assert not CapturedSession.objects.exists()
