@@ -274,6 +274,8 @@ FARM_BROWSER_IDLE_SECONDS = env.int("FARM_BROWSER_IDLE_SECONDS", default=30)
 FARM_BROWSER_MAX_USES = env.int("FARM_BROWSER_MAX_USES", default=100)
 FARM_BROWSER_PAGE_TIMEOUT = env.int("FARM_BROWSER_PAGE_TIMEOUT", default=30)
 FARM_PROFILES_DIR = DATA_DIR / "profiles"
+# Record every publish run as a captured session (recorder.js in the page, screenshots).
+CAPTURE_PUBLISH_RUNS = env.bool("CAPTURE_PUBLISH_RUNS", default=True)
 
 # Capture: screenshots larger than these are refused before they are decoded.
 CAPTURE_MAX_SCREENSHOT_BYTES = env.int("CAPTURE_MAX_SCREENSHOT_BYTES", default=20 * 1024 * 1024)

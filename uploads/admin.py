@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -231,12 +232,23 @@ class PostAttemptAdmin(ReadOnlyAdminMixin, WorkspaceScopedAdmin):
     list_select_related = ["post", "account"]
     search_fields = ["post__title", "account__handle", "worker", "message"]
     date_hierarchy = "dispatched_at"
-    fields = ["post", "account", *ATTEMPT_FIELDS]
+    fields = ["post", "account", *ATTEMPT_FIELDS, "recorded_session"]
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostAttempt]:
         queryset = super().get_queryset(request).select_related("post", "account")
         return deferring_secrets(queryset, "account")
+
+    @admin.display(description="recorded session")
+    def recorded_session(self, obj: PostAttempt) -> str:
+        # The run as the capture recorder saw it: events, screenshots, scores.
+        session = getattr(obj, "captured_session", None)
+        if session is None:
+            return "—"
+        url = reverse("admin:capture_capturedsession_change", args=[session.pk])
+        return format_html(
+            '<a href="{}">{} events, {}</a>', url, session.events_count, session.get_state_display()
+        )
 
     @admin.display(description="duration")
     def duration(self, obj: PostAttempt) -> str:

@@ -34,6 +34,7 @@ from accounts.services import (
 )
 from browsers.pool import BrowserUnavailable, DriverPool, ProfileBusy, driver_alive
 from browsers.services import profile_create
+from capture.recording import capture_publish_run
 from monitoring.models import Alert
 from monitoring.services import alert_raise
 from uploads.circuits import circuit_admits, circuit_record_failure, circuit_record_success
@@ -275,7 +276,9 @@ def post_publish_with_driver(
     try:
         check = _found_from_an_earlier_try(publisher, post)
         if check is None:
-            result = publisher.publish(driver=driver, post=post, account=account)
+            # Capture: the run is recorded as a session linked to this attempt (never fails it).
+            with capture_publish_run(driver=driver, post=post, attempt=attempt) as recorded:
+                result = publisher.publish(driver=recorded, post=post, account=account)
             # Trust the platform, not the page we were shown.
             check = publisher.verify(post=post, account=account)
         else:

@@ -16,6 +16,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Workspace
 from browsers.pool import DriverPool
+from capture.models import CapturedSession
 from monitoring.models import Alert
 from sandbox.models import SandboxPost
 from uploads.dispatcher import posts_dispatch
@@ -75,6 +76,24 @@ def test_posts_publish_once_with_their_media_and_reuse_one_browser(
     assert [a.outcome for a in attempts] == ["posted"] * 3
     assert [a.browser_reused for a in attempts] == [False, True, True]
     assert Account.objects.get(pk=account.pk).cookies  # kept, encrypted, for other hosts
+    # Every run was recorded: a session per attempt, with its events and screenshots.
+    for attempt in attempts:
+        session = CapturedSession.objects.get(attempt=attempt)
+        assert session.kind == CapturedSession.Kind.AUTOMATED
+        assert session.account_id == account.pk and session.profile_id == account.browser_profile.pk
+        assert session.state in (CapturedSession.State.ACCEPTED, CapturedSession.State.REJECTED)
+        kinds = list(session.interactions.values_list("kind", flat=True))
+        assert {"navigate", "input", "click", "submit"} <= set(kinds)
+        assert session.events_count == len(kinds)
+        assert session.screenshots.exists()
+        publish = session.interactions.filter(kind="click").last()
+        assert publish.target["selectors"][0]["value"] == '[data-testid="upload-submit"]'
+        assert publish.screenshot is not None
+        values = set(session.interactions.filter(kind="input").values_list("value", flat=True))
+        assert values <= {"•••", ""}  # titles and captions stay in the page
+    first = CapturedSession.objects.get(attempt=attempts[0])
+    password = first.interactions.get(kind="input", target__attributes__name="password")
+    assert password.value == "" and password.masked_kinds == ["password"]
 
 
 def test_rate_limited_waits_the_time_named_and_uses_no_attempt(

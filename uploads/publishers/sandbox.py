@@ -98,7 +98,15 @@ class SandboxPublisher(Publisher):
         for testid, value in form_values.items():
             element = driver.find_element(*_testid(testid))
             # Set by script: ChromeDriver cannot type characters outside the BMP (emoji).
-            driver.execute_script("arguments[0].value = arguments[1];", element, value)
+            # The input and change events typing would fire, so page scripts (and the
+            # session recorder) see the value too.
+            driver.execute_script(
+                "arguments[0].value = arguments[1];"
+                "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+                "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+                element,
+                value,
+            )
         if post.media:
             driver.find_element(*_testid("upload-media")).send_keys(post.media.path)
 
