@@ -48,6 +48,12 @@ def lease_holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _local_pid(holder: str) -> int | None:
+    """The pid in a lease_holder_name() of this host; None for another host's or no holder."""
+    host, _, pid = holder.rpartition(":")
+    return int(pid) if host == socket.gethostname() and pid.isdigit() else None
+
+
 @dataclass
 class _Entry:
     profile_id: int
@@ -280,11 +286,11 @@ def holder_is_dead_here(holder: str) -> bool:
     Holders on other hosts are never judged here: only their own host, or
     their lease running out, can tell.
     """
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    pid = _local_pid(holder)
+    if pid is None:
         return False
     try:
-        return psutil.Process(int(pid)).status() == psutil.STATUS_ZOMBIE
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
 
@@ -354,11 +360,11 @@ def _orphan_browsers_kill() -> int:
 
 def _started_by(proc: psutil.Process, holder: str) -> bool:
     """Whether the live process the lease names is among `proc`'s ancestors."""
-    host, _, pid = holder.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
+    pid = _local_pid(holder)
+    if pid is None:
         return bool(holder)  # another host's lease: not ours to judge
     try:
-        return any(parent.pid == int(pid) for parent in proc.parents())
+        return any(parent.pid == pid for parent in proc.parents())
     except psutil.Error:
         return True
 

@@ -574,9 +574,8 @@ def posts_reconcile_unknown(*, limit: int = 200) -> dict[str, int]:
         .order_by("updated_at")[:limit]
     )
     for post in posts:
-        try:
-            check = get_publisher(post.account.platform).verify(post=post, account=post.account)
-        except (PublishError, LookupError):
+        check = _verify_quietly(post)
+        if check is None:
             counts["still_unknown"] += 1
             continue
         if check.found:
