@@ -62,9 +62,13 @@ _NINO_RE = re.compile(
     re.IGNORECASE,
 )
 _IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
+# An optional `label:` in front (`mailto:2001:db8::1`, `ip:fe80::1`) so that an
+# address written right after a scheme or a field name is found; the check
+# then decides whether the label belongs to the address.
 _IPV6_RE = re.compile(
-    r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-    r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+    r"(?<![\w:.])(?P<label>[A-Za-z][\w.+-]*:)?"
+    r"(?P<address>(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?)(?![\w:])"
 )
 # An international number, or a national one written in groups; 7..15 digits in all.
 _PHONE_RE = re.compile(
@@ -121,15 +125,21 @@ def _ipv4(match: re.Match[str]) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
-def _ipv6(match: re.Match[str]) -> bool:
-    text = match.group()
-    if text.count(":") < 2:
-        return False
-    try:
-        address = ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return not (address.is_loopback or address.is_unspecified)
+def _ipv6(match: re.Match[str]) -> bool | tuple[int, int]:
+    def public(text: str) -> bool:
+        if text.count(":") < 2:
+            return False
+        try:
+            address = ipaddress.IPv6Address(text)
+        except ValueError:
+            return False
+        return not (address.is_loopback or address.is_unspecified)
+
+    if public(match.group()):  # `ad:2001:db8::1`: the "label" was the first group
+        return True
+    if match.group("label") and public(match.group("address")):
+        return match.start("address") - match.start(), len(match.group())
+    return False
 
 
 def _phone(match: re.Match[str]) -> bool:
@@ -148,16 +158,17 @@ def _always(match: re.Match[str]) -> bool:
     return True
 
 
-def _prefix_check(valid: Callable[[str], bool]) -> Callable[[re.Match[str]], int]:
-    def check(match: re.Match[str]) -> int:
-        return _longest_valid(match.group(), valid)
+def _prefix_check(valid: Callable[[str], bool]) -> Callable[[re.Match[str]], tuple[int, int]]:
+    def check(match: re.Match[str]) -> tuple[int, int]:
+        return 0, _longest_valid(match.group(), valid)
 
     return check
 
 
-# (kind, pattern, check, needs a digit); a check answers True, False, or how
-# many characters of the match are the value (the rest is left as it was).
-_RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], bool | int], bool]] = [
+# (kind, pattern, check, needs a digit); a check answers True, False, or the
+# (start, end) of the value within the match (the rest is left as it was).
+Verdict = bool | tuple[int, int]
+_RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], Verdict], bool]] = [
     (EMAIL, _EMAIL_RE, _always, False),
     (IBAN, _IBAN_RE, _prefix_check(iban_valid), True),
     (CARD, _CARD_RE, _prefix_check(card_valid), True),
@@ -199,12 +210,17 @@ def _mask_text_cached(text: str) -> tuple[str, frozenset[str]]:
 
         def replace(match: re.Match[str], kind: str = kind, check=check) -> str:
             verdict = check(match)
-            if verdict is False or verdict == 0:
+            if verdict is False:
+                return match.group()
+            if verdict is True:
+                kinds.add(kind)
+                return PLACEHOLDERS[kind]
+            start, end = verdict
+            if start >= end:
                 return match.group()
             kinds.add(kind)
-            if verdict is True:
-                return PLACEHOLDERS[kind]
-            return PLACEHOLDERS[kind] + match.group()[verdict:]
+            found = match.group()
+            return found[:start] + PLACEHOLDERS[kind] + found[end:]
 
         text = pattern.sub(replace, text)
         if kind in (EMAIL, IBAN, CARD, NATIONAL_ID):

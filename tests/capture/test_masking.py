@@ -56,6 +56,24 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
     assert mask_text(text) == (text, set())
 
 
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("mailto:2001:db8::1", "mailto:[IP]"),
+        ("ip:2001:db8::ff00:42:8329 seen", "ip:[IP] seen"),
+        ("http://[2001:db8::7]:8080/", "http://[[IP]]:8080/"),
+        ("host=fe80::1ff:fe23:4567:890a;", "host=[IP];"),
+    ],
+)
+def test_ipv6_after_a_scheme_or_a_label_is_masked(text: str, masked: str) -> None:
+    assert mask_text(text) == (masked, {"ip"})
+
+
+def test_colon_runs_that_are_not_addresses_are_left_alone() -> None:
+    for text in ("00:1a:2b:3c:4d:5e", "1:2:3:4:5:6:7:8:9", "at 10:15:30:250", "a::b::c"):
+        assert mask_text(text) == (text, set())
+
+
 def test_luhn() -> None:
     assert luhn_valid("4111111111111111")
     assert not luhn_valid("4111111111111112")

@@ -35,7 +35,12 @@ def _events_carrying(value: str, first_sequence: int) -> list[dict]:
     target.update(
         text=f"Saved: {value}",
         name=value,
-        attributes={"value": value, "title": f"({value})", "href": f"/u/{quote(value)}"},
+        attributes={
+            "value": value,
+            "title": f"({value})",
+            "href": f"/u/{quote(value)}",
+            "data-contact": f"mailto:{value}",
+        },
         dom_snippet=f'<label>Contact</label><input value="{value}"><span>{value}</span>',
     )
     target["selectors"].append({"kind": "text", "value": f'text="{value}"', "score": 0.7})

@@ -40,7 +40,11 @@ def pii_events() -> list[dict[str, Any]]:
             f"Send to {pii}",
             f"send-{n}",
             text=f"Contact {pii}",
-            attributes={"title": pii, "href": f"/contact/?to={pii}&ip={pii}"},
+            attributes={
+                "title": pii,
+                "href": f"/contact/?to={pii}&ip={pii}",
+                "alt": f"mailto:{pii}",
+            },
             nearby=[{"tag": "input", "role": "textbox", "name": f"Phone {pii}", "text": pii}],
             snippet=f"<form><p>{pii}</p><button>Send</button></form>",
         )
