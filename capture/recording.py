@@ -16,6 +16,7 @@ screenshots per post, not one per event.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -86,8 +87,9 @@ class PublishRecording:
         self.screenshots_stored = 0
         self.seconds_spent = 0.0
         self._script_id: str | None = None
+        self._has_cdp = True
         # The last screenshot, kept for the actions of the next batch, and its row once stored.
-        self._held_png: bytes | None = None
+        self._held_image: bytes | None = None
         self._held_shot: Screenshot | None = None
         self.driver: WebDriver = EventFiringWebDriver(driver, _Checkpoints(self))  # type: ignore[assignment]
 
@@ -102,6 +104,7 @@ class PublishRecording:
             self._script_id = answer.get("identifier")
         except Exception:
             # Without CDP (a remote grid node) the script is put in after each navigation.
+            self._has_cdp = False
             logger.info("capture: no CDP on this driver; injecting after each navigation")
         try:
             self._inject(bootstrap)
@@ -138,8 +141,8 @@ class PublishRecording:
             if ensure_installed and self._script_id is None:
                 self._inject()
             events = self._store(self.raw_driver.execute_script(_DRAIN))
-            png = self.raw_driver.get_screenshot_as_png() if screenshot else None
-            self._screenshots_link(events, png)
+            image = self._screenshot() if screenshot else None
+            self._screenshots_link(events, image)
         except SoftTimeLimitExceeded:
             self.active = False
             raise
@@ -147,6 +150,15 @@ class PublishRecording:
             self._give_up("checkpoint")
         finally:
             self.seconds_spent += time.monotonic() - started
+
+    def _screenshot(self) -> bytes:
+        """The page as WebP, encoded by the browser itself (no PNG round trip) where CDP is."""
+        if self._has_cdp:
+            answer = self.raw_driver.execute_cdp_cmd(  # type: ignore[attr-defined]
+                "Page.captureScreenshot", {"format": "webp", "quality": 80}
+            )
+            return base64.b64decode(answer["data"])
+        return self.raw_driver.get_screenshot_as_png()
 
     def _store(self, events: Any) -> list[dict[str, Any]]:
         from capture.services import session_events_append
@@ -169,7 +181,7 @@ class PublishRecording:
         return events
 
     def _screenshots_link(
-        self, events: list[dict[str, Any]], png_now: bytes | None
+        self, events: list[dict[str, Any]], image_now: bytes | None
     ) -> bytes | None:
         """Give each action the screenshot of the page it was taken on, where there is one.
 
@@ -183,8 +195,8 @@ class PublishRecording:
         last_nav = navigations[-1] if navigations else -1
         leading = [e["sequence"] for e in events[:first_nav] if e.get("kind") in ACTION_KINDS]
         tail = [e["sequence"] for e in events[last_nav + 1 :] if e.get("kind") in ACTION_KINDS]
-        held, held_shot = self._held_png, self._held_shot
-        self._held_png, self._held_shot = png_now, None
+        held, held_shot = self._held_image, self._held_shot
+        self._held_image, self._held_shot = image_now, None
         if held is not None and leading:
             if held_shot is not None:  # already stored: the same image is not stored twice
                 interactions_screenshot_link(
@@ -193,15 +205,17 @@ class PublishRecording:
             else:
                 self._screenshot_store(held, leading)
         tail = [sequence for sequence in tail if held is None or sequence not in leading]
-        if tail and png_now is not None:
-            self._held_shot = self._screenshot_store(png_now, tail)
+        if tail and image_now is not None:
+            self._held_shot = self._screenshot_store(image_now, tail)
             return None
-        return png_now
+        return image_now
 
-    def _screenshot_store(self, png: bytes, sequences: list[int | None]) -> Screenshot:
+    def _screenshot_store(self, image: bytes, sequences: list[int | None]) -> Screenshot:
         from capture.services import session_screenshot_add
 
-        shot = session_screenshot_add(session=self.session, image_bytes=png, sequence=sequences[0])
+        shot = session_screenshot_add(
+            session=self.session, image_bytes=image, sequence=sequences[0], webp_ok=True
+        )
         self.screenshots_stored += 1
         if len(sequences) > 1:
             interactions_screenshot_link(
@@ -218,7 +232,7 @@ class PublishRecording:
         if self.active and browser_usable:
             try:
                 events = self._store(self.raw_driver.execute_script(_STOP_AND_DRAIN))
-                unused = self._screenshots_link(events, self.raw_driver.get_screenshot_as_png())
+                unused = self._screenshots_link(events, self._screenshot())
                 if unused is not None:
                     # The page the run ended on, the answer or what went wrong, is kept either way.
                     last = self.next_sequence - 1 if self.next_sequence else None

@@ -284,8 +284,12 @@ def _screenshot_limits() -> tuple[int, int]:
     )
 
 
-def screenshot_to_webp(image_bytes: bytes) -> tuple[bytes, int, int]:
-    """PNG or JPEG in, WebP bytes and the size out; ValueError naming the problem otherwise."""
+def screenshot_to_webp(image_bytes: bytes, *, webp_ok: bool = False) -> tuple[bytes, int, int]:
+    """PNG or JPEG in, WebP bytes and the size out; ValueError naming the problem otherwise.
+
+    `webp_ok` is for the farm's own recorder, whose browser already encodes
+    its screenshots as WebP: they are checked and stored as they are.
+    """
     max_bytes, max_pixels = _screenshot_limits()
     if not image_bytes:
         raise ValueError("The image is empty.")
@@ -295,7 +299,9 @@ def screenshot_to_webp(image_bytes: bytes) -> tuple[bytes, int, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(image_bytes))
-            if image.format not in ALLOWED_IMAGE_FORMATS:
+            if image.format not in ALLOWED_IMAGE_FORMATS and not (
+                webp_ok and image.format == "WEBP"
+            ):
                 raise ValueError(
                     f"The image is {image.format or 'of an unknown format'}; send a PNG or a JPEG."
                 )
@@ -306,6 +312,8 @@ def screenshot_to_webp(image_bytes: bytes) -> tuple[bytes, int, int]:
                     f"The image is {width}x{height} pixels; at most {max_pixels} pixels "
                     "are accepted."
                 )
+            if image.format == "WEBP":
+                return image_bytes, width, height
             image.load()
     except ValueError:
         raise
@@ -323,13 +331,17 @@ def screenshot_to_webp(image_bytes: bytes) -> tuple[bytes, int, int]:
 
 
 def session_screenshot_add(
-    *, session: CapturedSession, image_bytes: bytes, sequence: int | None = None
+    *,
+    session: CapturedSession,
+    image_bytes: bytes,
+    sequence: int | None = None,
+    webp_ok: bool = False,
 ) -> Screenshot:
     if session.state != CapturedSession.State.RECORDING:
         raise SessionNotRecording(session)
     if sequence is not None and (type(sequence) is not int or not 0 <= sequence < 2**31):
         raise ValueError("sequence must be a non-negative integer.")
-    webp, width, height = screenshot_to_webp(image_bytes)
+    webp, width, height = screenshot_to_webp(image_bytes, webp_ok=webp_ok)
     digest = hashlib.sha256(webp).hexdigest()
     name = f"{session.pk}-{sequence if sequence is not None else 'x'}-{digest[:12]}.webp"
     with transaction.atomic():

@@ -63,6 +63,14 @@ def test_a_webp_upload_is_refused(make_session: Callable) -> None:
         session_screenshot_add(session=make_session(), image_bytes=out.getvalue())
 
 
+def test_the_recorders_own_webp_is_stored_as_it_came(make_session: Callable) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 30), "teal").save(out, format="WEBP")
+    shot = session_screenshot_add(session=make_session(), image_bytes=out.getvalue(), webp_ok=True)
+    assert shot.image.read() == out.getvalue()
+    assert (shot.width, shot.height) == (40, 30)
+
+
 def _png_header_only(width: int, height: int) -> bytes:
     """A tiny PNG that declares a huge canvas: a decompression bomb's shape."""
 

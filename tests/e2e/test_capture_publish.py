@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from pytest_django.fixtures import Settings
 
 from accounts.models import Workspace
@@ -39,6 +42,12 @@ def test_a_rejected_post_is_recorded_up_to_the_platforms_answer(
     last = session.screenshots.order_by("-pk").first()
     assert last is not None and last.sequence == events[-1].sequence
     assert events[-1].kind == "navigate"
+    data = last.image.read()
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "WEBP"
+    assert image.size == (last.width, last.height)
+    assert (last.width, last.height) == (session.viewport_width, session.viewport_height)
+    assert last.sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_a_broken_recorder_never_stops_a_post(
