@@ -17,6 +17,7 @@
 
 const BATCH_MAX = 500;
 const DEFAULT_IDLE_MINUTES = 5;
+const MIN_IDLE_MINUTES = 0.1;
 const SCREENSHOT_MIN_INTERVAL_MS = 1000;
 const ALARM = "farm-recorder-idle";
 
@@ -98,7 +99,11 @@ async function send(tabId) {
       body: JSON.stringify({ events: batch })
     });
     if (answer === null) {
-      // The server closed the session (idle, or an operator): the rest starts a new one.
+      // The server closed the session (idle, or an operator): the rest starts a
+      // new one, numbered from 0 like any session.
+      const first = state.queue[0].sequence;
+      for (const event of state.queue) event.sequence -= first;
+      state.nextSequence -= first;
       state.sessionId = null;
       await saveTabState(tabId, state);
       return send(tabId);
@@ -172,9 +177,14 @@ chrome.tabs.onRemoved.addListener((tabId) => {
   serial(tabId, () => close(tabId));
 });
 
+function idleMinutes(cfg) {
+  const minutes = Number(cfg.idleMinutes);
+  return minutes > 0 ? Math.max(minutes, MIN_IDLE_MINUTES) : DEFAULT_IDLE_MINUTES;
+}
+
 async function closeIdle() {
   const cfg = await config();
-  const idleMs = Math.max(Number(cfg.idleMinutes) || DEFAULT_IDLE_MINUTES, 1) * 60 * 1000;
+  const idleMs = idleMinutes(cfg) * 60 * 1000;
   const everything = await chrome.storage.session.get(null);
   for (const [key, state] of Object.entries(everything)) {
     if (!key.startsWith("tab:")) continue;
@@ -190,11 +200,18 @@ chrome.alarms.onAlarm.addListener((alarm) => {
   if (alarm.name === ALARM) closeIdle();
 });
 
-chrome.runtime.onInstalled.addListener(() => {
-  chrome.alarms.create(ALARM, { periodInMinutes: 0.5 });
-});
-chrome.runtime.onStartup.addListener(() => {
-  chrome.alarms.create(ALARM, { periodInMinutes: 0.5 });
+// Checks a quarter of the idle time apart (at most every half minute), so a
+// session closes near its time and a failed batch is retried soon. Chrome
+// holds a packed extension's alarms to 30 seconds at the least.
+async function scheduleChecks() {
+  const cfg = await config();
+  chrome.alarms.create(ALARM, { periodInMinutes: Math.min(0.5, idleMinutes(cfg) / 4) });
+}
+
+chrome.runtime.onInstalled.addListener(scheduleChecks);
+chrome.runtime.onStartup.addListener(scheduleChecks);
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "local" && changes.idleMinutes) scheduleChecks();
 });
 
 chrome.action.onClicked.addListener(() => chrome.runtime.openOptionsPage());

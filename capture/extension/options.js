@@ -38,7 +38,7 @@ form.addEventListener("submit", async (event) => {
     token,
     allowList,
     task: form.task.value.trim(),
-    idleMinutes: Math.max(parseInt(form.idleMinutes.value, 10) || 5, 1),
+    idleMinutes: Math.max(parseFloat(form.idleMinutes.value) || 5, 0.1),
     paused: form.paused.checked
   });
   let problem = "";

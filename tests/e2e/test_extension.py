@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -84,6 +85,65 @@ def _next_page(driver: WebDriver, old: object) -> None:
     WebDriverWait(driver, 20).until(ec.staleness_of(old))
 
 
+def _options_save(
+    driver: WebDriver,
+    extension_id: str,
+    *,
+    api_base: str,
+    token: str,
+    task: str = "",
+    idle_minutes: str = "",
+    paused: bool = False,
+) -> str:
+    """Fill in and save the extension's options page as a person would; its status line."""
+    driver.get(f"chrome-extension://{extension_id}/options.html")
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_element(By.ID, "idleMinutes").get_attribute("value"),
+        message="the options page never loaded its saved values",
+    )
+    fields = {"apiBase": api_base, "token": token, "task": task, "idleMinutes": idle_minutes}
+    for field, value in fields.items():
+        if value or field != "idleMinutes":
+            element = driver.find_element(By.ID, field)
+            element.clear()
+            element.send_keys(value)
+    if driver.find_element(By.ID, "paused").is_selected() != paused:
+        driver.find_element(By.ID, "paused").click()
+    driver.find_element(By.ID, "save").click()
+    WebDriverWait(driver, 10).until(lambda d: "Saved" in d.find_element(By.ID, "status").text)
+    return driver.find_element(By.ID, "status").text
+
+
+def _sign_in(driver: WebDriver, sandbox: str, handle: str) -> None:
+    driver.get(f"{sandbox}/sandbox/upload/")
+    driver.find_element(*_testid("login-handle")).send_keys(handle)
+    driver.find_element(*_testid("login-password")).send_keys(f"pw-{handle}-secret")
+    submit = driver.find_element(*_testid("login-submit"))
+    submit.click()
+    _next_page(driver, submit)
+
+
+def _human_sessions(workspace: Workspace) -> list[CapturedSession]:
+    return list(
+        CapturedSession.objects.filter(
+            workspace=workspace, kind=CapturedSession.Kind.HUMAN
+        ).order_by("started_at")
+    )
+
+
+def _input_testids(session: CapturedSession) -> list[str]:
+    return [
+        e.target["attributes"]["data-testid"]
+        for e in session.interactions.filter(kind="input").order_by("sequence")
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_api(
     sandbox: str,
     workspace: Workspace,
@@ -96,23 +156,13 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
     token, plain = ingest_token_create(workspace=workspace, name="recorder test")
 
     # Set up as a person would: the extension's options page.
-    driver.get(f"chrome-extension://{extension_id}/options.html")
-    driver.find_element(By.ID, "apiBase").send_keys(sandbox)
-    driver.find_element(By.ID, "token").send_keys(plain)
-    driver.find_element(By.ID, "task").send_keys("Publish a post on the sandbox")
-    driver.find_element(By.ID, "save").click()
-    WebDriverWait(driver, 10).until(
-        lambda d: "Connected" in d.find_element(By.ID, "status").text,
-        message="the options page could not reach the farm with the token",
+    status = _options_save(
+        driver, extension_id, api_base=sandbox, token=plain, task="Publish a post on the sandbox"
     )
+    assert "Connected" in status, status
 
     # A person signs in and publishes a post, typing everything by hand.
-    driver.get(f"{sandbox}/sandbox/upload/")
-    driver.find_element(*_testid("login-handle")).send_keys("demo")
-    driver.find_element(*_testid("login-password")).send_keys(password)
-    submit = driver.find_element(*_testid("login-submit"))
-    submit.click()
-    _next_page(driver, submit)
+    _sign_in(driver, sandbox, "demo")
     driver.execute_script("window.scrollTo(0, 200)")
     driver.find_element(*_testid("upload-title")).send_keys("Holiday snaps")
     driver.find_element(*_testid("upload-caption")).send_keys("Sunny day at the beach")
@@ -190,21 +240,97 @@ def test_a_paused_extension_sends_nothing(
     driver, extension_id = extension_browser
     sandbox_account(workspace, "quiet")
     _, plain = ingest_token_create(workspace=workspace, name="paused")
-    driver.get(f"chrome-extension://{extension_id}/options.html")
-    driver.find_element(By.ID, "apiBase").send_keys(sandbox)
-    driver.find_element(By.ID, "token").send_keys(plain)
-    driver.find_element(By.ID, "paused").click()
-    driver.find_element(By.ID, "save").click()
-    WebDriverWait(driver, 10).until(lambda d: "Saved" in d.find_element(By.ID, "status").text)
+    _options_save(driver, extension_id, api_base=sandbox, token=plain, paused=True)
 
-    driver.get(f"{sandbox}/sandbox/upload/")
-    driver.find_element(*_testid("login-handle")).send_keys("quiet")
-    driver.find_element(*_testid("login-password")).send_keys("pw-quiet-secret")
-    submit = driver.find_element(*_testid("login-submit"))
-    submit.click()
-    _next_page(driver, submit)
+    _sign_in(driver, sandbox, "quiet")
     # What the pages would have sent has had time to arrive; nothing did.
     time.sleep(1.5)
     driver.get(f"chrome-extension://{extension_id}/options.html")
     assert driver.find_element(By.ID, "paused").is_selected()
     assert not CapturedSession.objects.exists()
+
+
+def test_events_recorded_while_the_farm_is_unreachable_arrive_later_and_idle_sessions_close(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple],
+    extension_browser: tuple[WebDriver, str],
+) -> None:
+    driver, extension_id = extension_browser
+    sandbox_account(workspace, "offline")
+    _, plain = ingest_token_create(workspace=workspace, name="offline")
+    nowhere = f"http://127.0.0.1:{_free_port()}"
+    status = _options_save(driver, extension_id, api_base=nowhere, token=plain, idle_minutes="0.1")
+    assert "could not be reached" in status, status
+
+    # Recorded while every send fails: the events wait in the extension.
+    _sign_in(driver, sandbox, "offline")
+    time.sleep(1)  # the new page's first events go out after 300 ms
+    assert not _human_sessions(workspace)
+
+    # The farm is back. Nothing more happens in the page: the extension's own
+    # timer sends what waited, then closes the session once it has been idle.
+    status = _options_save(driver, extension_id, api_base=sandbox, token=plain)
+    assert "Connected" in status, status
+
+    def closed() -> bool:
+        sessions = _human_sessions(workspace)
+        return bool(sessions) and sessions[0].state != CapturedSession.State.RECORDING
+
+    wait_until(closed, timeout=30, on_timeout="the queued events never came, or never closed")
+    (session,) = _human_sessions(workspace)
+    assert session.ended_at is not None
+    events = list(session.interactions.order_by("sequence"))
+    assert [e.sequence for e in events] == list(range(len(events)))
+    assert [e.kind for e in events if e.kind != "scroll"][:5] == [
+        "navigate",
+        "input",
+        "input",
+        "click",
+        "submit",
+    ]
+    assert _input_testids(session) == ["login-handle", "login-password"]
+    assert events[-1].kind == "navigate" and "/sandbox/upload/" in events[-1].url
+
+
+def test_a_session_closed_by_the_farm_goes_on_in_a_new_one(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple],
+    extension_browser: tuple[WebDriver, str],
+) -> None:
+    driver, extension_id = extension_browser
+    sandbox_account(workspace, "reopen")
+    _, plain = ingest_token_create(workspace=workspace, name="reopen")
+    _options_save(driver, extension_id, api_base=sandbox, token=plain)
+    _sign_in(driver, sandbox, "reopen")
+    wait_until(
+        lambda: any(s.events_count >= 5 for s in _human_sessions(workspace)),
+        timeout=15,
+        on_timeout="the sign-in never arrived",
+    )
+    (first,) = _human_sessions(workspace)
+
+    # An operator (here: the API) closes the session while the person goes on.
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Capture {plain}")
+    answer = client.post(f"/api/v1/capture/sessions/{first.pk}/close/")
+    assert answer.status_code == 200, answer.content
+    driver.find_element(*_testid("upload-title")).send_keys("After the close")
+    submit = driver.find_element(*_testid("upload-submit"))
+    submit.click()
+    _next_page(driver, submit)
+
+    wait_until(
+        lambda: (
+            len(_human_sessions(workspace)) == 2
+            and _human_sessions(workspace)[1].interactions.filter(kind="submit").exists()
+        ),
+        timeout=15,
+        on_timeout="the events after the close never arrived in a new session",
+    )
+    first, second = _human_sessions(workspace)
+    assert _input_testids(first) == ["login-handle", "login-password"]
+    assert _input_testids(second) == ["upload-title"]
+    sequences = list(second.interactions.order_by("sequence").values_list("sequence", flat=True))
+    assert sequences == list(range(len(sequences)))
