@@ -1,0 +1,131 @@
+"""Training-data exports built by a real Celery worker process, as in production.
+
+An operator makes an export in the console; the message goes out on commit
+through the real broker, a `celery worker` started for the test builds it, and
+the console then shows it ready with its files. The message beat sends for a
+scheduled export is handled by the same worker.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import Workspace
+from capture.models import CapturedSession, CaptureSettings
+from capture.services import session_close, session_events_append, session_open
+from tests.training.conftest import BASE, MESSAGES_PER_UPLOAD, upload_events
+from training.models import Export, ExportSchedule
+from training.services import export_schedule_save
+from training.tasks import run_export_schedule
+
+from .conftest import FarmProcesses, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SESSIONS = 12
+
+
+@pytest.fixture
+def recorded(workspace: Workspace) -> list[CapturedSession]:
+    CaptureSettings.objects.update_or_create(workspace=workspace, defaults={"min_quality": 0.0})
+    sessions = []
+    for n in range(SESSIONS):
+        session = session_open(
+            workspace=workspace,
+            kind=CapturedSession.Kind.HUMAN,
+            task=f"Upload clip {n} as a public video",
+            start_url=f"{BASE}/upload/",
+        )
+        session_events_append(session=session, events=upload_events(f"Clip {n}"))
+        sessions.append(session_close(session=session))
+    return sessions
+
+
+@pytest.fixture
+def console(client: Client) -> Client:
+    user = get_user_model().objects.create_superuser("root", "root@example.com", None)
+    client.force_login(user)
+    return client
+
+
+def _finished(export_id: int) -> Callable[[], bool]:
+    def check() -> bool:
+        state = Export.objects.get(pk=export_id).state
+        return state in (Export.State.READY, Export.State.FAILED)
+
+    return check
+
+
+def _lines(field: object) -> list[dict]:
+    with field.open("rb") as handle:  # type: ignore[attr-defined]
+        return [json.loads(line) for line in handle]
+
+
+def test_an_export_made_in_the_console_is_built_by_a_worker(
+    farm: FarmProcesses,
+    console: Client,
+    workspace: Workspace,
+    recorded: list[CapturedSession],
+) -> None:
+    response = console.post(
+        reverse("admin:training_export_add"),
+        {
+            "workspace": workspace.pk,
+            "format": "messages",
+            "kinds": ["human"],
+            "min_quality": "",
+            "validation_share": "0.25",
+            "started_from_0": "",
+            "started_from_1": "",
+            "started_until_0": "",
+            "started_until_1": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    export = Export.objects.get()
+    assert export.state == Export.State.PENDING
+
+    farm.start_worker(concurrency=1)
+    wait_until(_finished(export.pk), timeout=90, on_timeout=farm.logs())
+    export.refresh_from_db()
+    assert export.state == Export.State.READY, (export.errors, farm.logs())
+    assert export.sessions_done == export.sessions_total == SESSIONS
+    assert export.progress_percent == 100
+
+    train, validation = _lines(export.train_file), _lines(export.validation_file)
+    assert len(train) + len(validation) == export.examples_count == SESSIONS * MESSAGES_PER_UPLOAD
+    assert (len(train), len(validation)) == (export.train_count, export.validation_count)
+    assert train and validation
+    for example in train + validation:
+        assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
+
+    # The console shows what the worker made, with both files to download.
+    html = console.get(reverse("admin:training_export_changelist")).content.decode()
+    assert '<progress max="100" value="100"' in html
+    assert export.train_file.url in html and export.validation_file.url in html
+
+    # What beat sends for a schedule, the same worker builds too.
+    schedule = export_schedule_save(
+        schedule=ExportSchedule(
+            name="Nightly",
+            workspace=workspace,
+            format="mind2web",
+            kinds=["human"],
+            validation_share=0,
+        )
+    )
+    run_export_schedule.delay(schedule.pk)
+    wait_until(
+        lambda: schedule.exports.filter(state=Export.State.READY).exists(),
+        timeout=60,
+        on_timeout=farm.logs(),
+    )
+    scheduled = schedule.exports.get()
+    assert scheduled.format == "mind2web"
+    assert len(_lines(scheduled.train_file)) == scheduled.train_count > 0
