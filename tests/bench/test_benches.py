@@ -87,6 +87,8 @@ def test_capture_bench(tmp_path: Path) -> None:
         "bench.capture", "--events", "3000", "--sessions", "2", "--no-export", tmp_path=tmp_path
     )
     assert figures["ok"], figures["problems"]
-    assert figures["events"] == figures["stored"] == 3000
+    # Sent once over HTTP and once in-process, each into fresh sessions.
+    assert figures["events"] == 3000 and figures["stored"] == 6000
     assert figures["batches"] == 4 and figures["resent_added"] == 0
-    assert figures["ingest_events_per_s"] > 0
+    assert figures["ingest_events_per_s"] > 0 and figures["ingest_events_per_s_in_process"] > 0
+    assert figures["transport"].startswith("HTTP")
