@@ -20,11 +20,12 @@ from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Sum
 from PIL import Image, ImageDraw
 
 from accounts.models import Account, Workspace
 from accounts.services import account_create, membership_add, workspace_create
+from capture.models import CapturedSession, Screenshot
 from config.celery import app as celery_app
 from config.processes import FarmProcesses, free_port
 from sandbox.models import SandboxAccount, SandboxPost
@@ -245,5 +246,21 @@ class Command(BaseCommand):
             f"Sandbox copies per posted post: {sorted(set(copies.values())) or 'none'} "
             "(1 means exactly once)."
         )
+        self._capture_summary(created)
         sys.stdout.flush()
         return problems
+
+    def _capture_summary(self, created: list[Post]) -> None:
+        if not settings.CAPTURE_PUBLISH_RUNS:
+            self.stdout.write("Recording of publish runs is off (CAPTURE_PUBLISH_RUNS=false).")
+            return
+        sessions = CapturedSession.objects.filter(attempt__post__in=created)
+        states = Counter(sessions.values_list("state", flat=True))
+        events = sessions.aggregate(n=Sum("events_count"))["n"] or 0
+        shots = Screenshot.objects.filter(session__in=sessions).count()
+        self.stdout.write(
+            f"Recorded: {sum(states.values())} sessions "
+            f"({', '.join(f'{n} {state}' for state, n in sorted(states.items())) or 'none'}), "
+            f"{events} events, {shots} screenshots; see Capture in the console, "
+            "and `manage.py export_training` for training data."
+        )
