@@ -43,7 +43,7 @@ class Scores:
     def rejection_reason(self, minimum: float) -> str:
         d = self.details
         n = d.get("actions", 0)
-        parts = [f"quality {self.quality:.2f} is below the workspace minimum {minimum:.2f}"]
+        parts = [f"Quality {self.quality:.2f} is below the workspace minimum {minimum:.2f}"]
         if d.get("actions", 0) == 0:
             parts.append("the session has no actions (clicks, inputs or submits)")
         else:
@@ -68,7 +68,7 @@ class Scores:
                     parts.append(f"{d[key]} {label}")
             if d.get("masked_share", 0) > MASKED_SHARE_FREE:
                 parts.append(f"{d['masked_share']:.0%} of events masked")
-        return "; ".join(parts).capitalize() + "."
+        return "; ".join(parts) + "."
 
 
 def _target_key(target: Any) -> str:

@@ -105,8 +105,22 @@ def test_close_rejects_below_the_workspace_minimum_with_the_reason(
     closed = session_close(session=session)
     assert closed.state == CapturedSession.State.REJECTED
     assert closed.completeness == (4 + 1) / 8
+    assert closed.rejection_reason.startswith("Quality ")
     assert "below the workspace minimum 0.90" in closed.rejection_reason
     assert "3 of 4 actions without a screenshot" in closed.rejection_reason
+
+
+def test_the_reason_names_targets_missing_from_the_dom(workspace, make_session: Callable) -> None:
+    settings = capture_settings_get(workspace=workspace)
+    settings.min_quality = 0.9
+    settings.save()
+    session = make_session()
+    session_events_append(
+        session=session, events=[make_event(0, found_in_dom=False), make_event(1)]
+    )
+    closed = session_close(session=session)
+    assert closed.state == CapturedSession.State.REJECTED
+    assert "1 of 2 targets not found in the DOM" in closed.rejection_reason
     assert closed.ended_at is not None
     # Closing again changes nothing.
     assert session_close(session=closed).rejection_reason == closed.rejection_reason
