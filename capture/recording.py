@@ -302,7 +302,8 @@ def _allow_list(workspace: Any) -> list[str]:
 def _task_text(post: Post) -> str:
     account = post.account
     title = f' titled "{post.title}"' if post.title else ""
-    return f"Publish a {post.kind} post{title} on {account.platform} as @{account.handle}"
+    article = "an" if post.kind[:1] in "aeiou" else "a"
+    return f"Publish {article} {post.kind} post{title} on {account.platform} as @{account.handle}"
 
 
 def _recording_open(*, driver: WebDriver, post: Post, attempt: PostAttempt) -> PublishRecording:

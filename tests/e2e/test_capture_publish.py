@@ -34,6 +34,7 @@ def test_a_rejected_post_is_recorded_up_to_the_platforms_answer(
 
     session = CapturedSession.objects.get(attempt=PostAttempt.objects.get(post=post))
     assert session.state != CapturedSession.State.RECORDING
+    assert session.task == 'Publish a text post titled "Spam?" on sandbox as @rita'
     assert session.ended_at is not None
     events = list(session.interactions.order_by("sequence"))
     submit_click = [e for e in events if e.kind == "click"][-1]
