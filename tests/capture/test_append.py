@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -149,3 +150,40 @@ def test_a_closed_session_takes_no_more_events(make_session: Callable) -> None:
     session_close(session=session)
     with pytest.raises(SessionNotRecording):
         session_events_append(session=session, events=[make_event(2)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_clients_resending_overlapping_batches_at_once_store_each_event_once(
+    make_session: Callable,
+) -> None:
+    session = make_session()
+    # Six clients, each sending a window of 400 that overlaps its neighbours' by half.
+    windows = [list(range(start, start + 400)) for start in range(0, 1200, 200)]
+    errors: list[BaseException] = []
+    added: list[int] = []
+    barrier = threading.Barrier(len(windows))
+
+    def client(sequences: list[int]) -> None:
+        try:
+            barrier.wait()
+            result = session_events_append(
+                session=CapturedSession.objects.get(pk=session.pk),
+                events=[make_event(s) for s in sequences],
+            )
+            added.append(result.added)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in windows]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    distinct = len({s for w in windows for s in w})
+    assert sum(added) == distinct == 1400
+    session.refresh_from_db()
+    assert session.events_count == distinct
+    assert session.interactions.count() == distinct
