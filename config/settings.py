@@ -176,6 +176,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Queue posts, manage accounts and watch the queue of the publishing farm.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a `kind`: each choice set gets a name of its own.
+    "ENUM_NAME_OVERRIDES": {
+        "PostKindEnum": "uploads.models.Post.Kind",
+        "SessionKindEnum": "capture.models.CapturedSession.Kind",
+        "InteractionKindEnum": "capture.models.Interaction.Kind",
+        "ExportFormatEnum": "training.models.ExportFormat",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------

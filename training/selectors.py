@@ -41,3 +41,8 @@ def export_sessions(*, export: Export) -> QuerySet[CapturedSession]:
     if export.started_until is not None:
         sessions = sessions.filter(started_at__lt=export.started_until)
     return sessions.order_by("started_at", "id")
+
+
+def export_list(*, workspace_ids: list[int]) -> QuerySet[Export]:
+    """The exports of these workspaces, newest first."""
+    return Export.objects.filter(workspace_id__in=workspace_ids).order_by("-created_at", "-id")
