@@ -82,8 +82,11 @@ def _target_errors(target: Any) -> list[str]:
     if attributes is not None and not isinstance(attributes, dict):
         messages.append("attributes: must be an object.")
     bbox = target.get("bbox")
-    if bbox is not None and not isinstance(bbox, dict):
-        messages.append("bbox: must be an object.")
+    if bbox is not None and (
+        not isinstance(bbox, dict)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in bbox.values())
+    ):
+        messages.append("bbox: must be an object of numbers.")
     selectors = target.get("selectors")
     if selectors is not None:
         if not isinstance(selectors, list):

@@ -184,9 +184,15 @@ _NOTHING: frozenset[str] = frozenset()
 
 
 def mask_text(text: str) -> tuple[str, frozenset[str]]:
-    """The text with personal data replaced by placeholders, and the kinds found."""
+    """The text with personal data replaced by placeholders, and the kinds found.
+
+    NUL characters are dropped too: they mean nothing on a page, and
+    PostgreSQL can store them neither in text nor in jsonb.
+    """
     if not text:
         return text, _NOTHING
+    if "\x00" in text:
+        text = text.replace("\x00", "")
     return _mask_text_cached(text)
 
 
@@ -233,6 +239,7 @@ def mask_url(url: str) -> tuple[str, frozenset[str]]:
     """A URL masked after decoding, so `john%40example.com` is caught too."""
     if not url:
         return url, _NOTHING
+    url = url.replace("\x00", "")
     masked, kinds = mask_text(url)
     if "%" in url or "+" in url:
         decoded = unquote_plus(url)
@@ -253,13 +260,19 @@ def _mask_value(value: Any, kinds: set[str], url: bool = False) -> Any:
             kinds |= found
         return masked
     if kind is dict:
-        return {k: _mask_value(v, kinds, url or k in _URL_KEYS) for k, v in value.items()}
+        return {
+            _without_nul(k): _mask_value(v, kinds, url or k in _URL_KEYS) for k, v in value.items()
+        }
     if kind is list:
         return [_mask_value(v, kinds, url) for v in value]
     return value
 
 
 _URL_KEYS = frozenset({"href", "src", "action", "url", "formaction"})
+
+
+def _without_nul(text: str) -> str:
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def mask_element(element: Any, kinds: set[str]) -> Any:
@@ -270,10 +283,10 @@ def mask_element(element: Any, kinds: set[str]) -> Any:
     for key, value in element.items():
         if key == "nearby" and isinstance(value, list):
             out[key] = [mask_element(v, kinds) for v in value]
-        elif key == "bbox":
-            out[key] = value
+        elif key == "bbox" and isinstance(value, dict):  # numbers only, as validated
+            out[key] = {_without_nul(k): v for k, v in value.items()}
         else:
-            out[key] = _mask_value(value, kinds, key in _URL_KEYS)
+            out[_without_nul(key)] = _mask_value(value, kinds, key in _URL_KEYS)
     return out
 
 
@@ -291,7 +304,7 @@ def mask_event(event: dict[str, Any]) -> dict[str, Any]:
     previous = out.get("masked_kinds") or []
     if not isinstance(previous, list):
         previous = []
-    merged = list(dict.fromkeys([*(str(k) for k in previous), *sorted(kinds)]))
+    merged = list(dict.fromkeys([*(_without_nul(str(k)) for k in previous), *sorted(kinds)]))
     out["masked_kinds"] = merged
     if kinds:
         out["masked"] = True

@@ -187,3 +187,28 @@ def test_clients_resending_overlapping_batches_at_once_store_each_event_once(
     session.refresh_from_db()
     assert session.events_count == distinct
     assert session.interactions.count() == distinct
+
+
+def test_nul_characters_from_a_page_are_dropped_not_fatal(make_session: Callable) -> None:
+    # PostgreSQL stores NUL neither in text nor in jsonb; a page may still send one.
+    session = make_session()
+    event = make_event(1, kind="input", value="a\x00b", title="Up\x00load")
+    event["target"]["text"] = "Pub\x00lish"
+    event["target"]["attributes"] = {"data-\x00x": "y\x00", "href": "/u?\x00"}
+    event["target"]["nearby"] = [{"tag": "a", "text": "\x00", "selectors": []}]
+    event["masked_kinds"] = ["in\x00put"]
+    result = session_events_append(session=session, events=[event, make_event(2)])
+    assert (result.added, result.errors) == (2, [])
+    row = Interaction.objects.get(session=session, sequence=1)
+    stored = repr((row.value, row.title, row.target, row.masked_kinds))
+    assert "\x00" not in stored and "\\x00" not in stored
+    assert (row.value, row.title, row.target["text"]) == ("ab", "Upload", "Publish")
+    assert row.target["attributes"] == {"data-x": "y", "href": "/u?"}
+
+
+def test_a_bbox_must_hold_numbers(make_session: Callable) -> None:
+    event = make_event(1)
+    event["target"]["bbox"] = {"x": "10", "y": 2}
+    result = session_events_append(session=make_session(), events=[event])
+    assert result.added == 0
+    assert result.errors[0]["errors"] == {"target": ["bbox: must be an object of numbers."]}
