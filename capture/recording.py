@@ -119,6 +119,15 @@ class PublishRecording:
         )
         self.raw_driver.execute_script(script)
 
+    def _ensure_installed(self) -> None:
+        """Without CDP, put the recorder into the page now (a no-op where it runs already).
+
+        A page reached by a click has no recorder until then; started, it takes
+        back what the last page kept in sessionStorage (the click that left it).
+        """
+        if self._script_id is None:
+            self._inject()
+
     def _uninstall(self) -> None:
         if self._script_id is None:
             return
@@ -132,14 +141,13 @@ class PublishRecording:
 
     # -- checkpoints --------------------------------------------------------
 
-    def checkpoint(self, *, screenshot: bool = True, ensure_installed: bool = False) -> None:
+    def checkpoint(self, *, screenshot: bool = True) -> None:
         """Drain the page's events, store them, and screenshot the page they were taken on."""
         if not self.active:
             return
         started = time.monotonic()
         try:
-            if ensure_installed and self._script_id is None:
-                self._inject()
+            self._ensure_installed()
             events = self._store(self.raw_driver.execute_script(_DRAIN))
             image = self._screenshot() if screenshot else None
             self._screenshots_link(events, image)
@@ -231,6 +239,7 @@ class PublishRecording:
         out_of_time: SoftTimeLimitExceeded | None = None
         if self.active and browser_usable:
             try:
+                self._ensure_installed()
                 events = self._store(self.raw_driver.execute_script(_STOP_AND_DRAIN))
                 unused = self._screenshots_link(events, self._screenshot())
                 if unused is not None:
@@ -272,7 +281,7 @@ class _Checkpoints(AbstractEventListener):
 
     def after_navigate_to(self, url: str | None, driver: WebDriver) -> None:
         # No screenshot yet: the one before the next click shows this page, filled in.
-        self.recording.checkpoint(screenshot=False, ensure_installed=True)
+        self.recording.checkpoint(screenshot=False)
 
     def before_click(self, element: WebElement, driver: WebDriver) -> None:
         # Before, not after: a click may start a navigation that a script call would wait on,

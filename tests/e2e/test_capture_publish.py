@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from pytest_django.fixtures import Settings
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 from accounts.models import Workspace
 from browsers.pool import DriverPool
@@ -93,3 +95,38 @@ def test_capture_can_be_turned_off(
     (post,) = queue_and_publish(pool, post)
     assert post.status == PostStatus.POSTED
     assert not CapturedSession.objects.exists()
+
+
+def test_without_cdp_a_run_is_still_recorded(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple],
+    pool: DriverPool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A remote node may not pass CDP through: the recorder is put in after each
+    # page load instead, and screenshots come as PNG, stored as WebP.
+    refused: list[str] = []
+    real = ChromiumDriver.execute_cdp_cmd
+
+    def no_page_domain(self: ChromiumDriver, cmd: str, cmd_args: dict) -> dict:
+        if cmd.startswith("Page."):
+            refused.append(cmd)
+            raise WebDriverException(f"unknown command: {cmd}")
+        return real(self, cmd, cmd_args)
+
+    monkeypatch.setattr(ChromiumDriver, "execute_cdp_cmd", no_page_domain)
+    account, _ = sandbox_account(workspace, "remy")
+    post = post_create(workspace=workspace, account=account, title="Through a grid")
+    (post,) = queue_and_publish(pool, post)
+    assert post.status == PostStatus.POSTED
+    assert "Page.addScriptToEvaluateOnNewDocument" in refused
+    assert "Page.captureScreenshot" not in refused  # not asked once CDP was found missing
+
+    session = CapturedSession.objects.get(attempt=PostAttempt.objects.get(post=post))
+    assert session.state == CapturedSession.State.ACCEPTED, session.rejection_reason
+    clicks = session.interactions.filter(kind="click").order_by("sequence")
+    assert clicks.last().target["attributes"]["data-testid"] == "upload-submit"
+    shot = session.screenshots.order_by("-pk").first()
+    assert shot is not None
+    assert Image.open(io.BytesIO(shot.image.read())).format == "WEBP"

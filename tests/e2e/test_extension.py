@@ -304,11 +304,16 @@ def test_a_session_closed_by_the_farm_goes_on_in_a_new_one(
     _, plain = ingest_token_create(workspace=workspace, name="reopen")
     _options_save(driver, extension_id, api_base=sandbox, token=plain)
     _sign_in(driver, sandbox, "reopen")
-    wait_until(
-        lambda: any(s.events_count >= 5 for s in _human_sessions(workspace)),
-        timeout=15,
-        on_timeout="the sign-in never arrived",
-    )
+
+    def signed_in_recorded() -> bool:
+        # The sign-in form's submit, and the page it led to, have arrived.
+        sessions = _human_sessions(workspace)
+        return bool(sessions) and (
+            sessions[0].interactions.filter(kind="submit").exists()
+            and sessions[0].interactions.filter(kind="navigate").count() >= 2
+        )
+
+    wait_until(signed_in_recorded, timeout=15, on_timeout="the sign-in never arrived")
     (first,) = _human_sessions(workspace)
 
     # An operator (here: the API) closes the session while the person goes on.
