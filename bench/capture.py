@@ -47,7 +47,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from bench._common import (
     ThrowawayDatabase,
@@ -140,9 +139,7 @@ def make_event(sequence: int, session_no: int) -> dict[str, Any]:
     }
 
 
-def _bodies(
-    session_ids: list[str], events: int, batch: int, *, first: int = 0
-) -> list[tuple[str, bytes, int]]:
+def _bodies(session_ids: list[str], events: int, batch: int) -> list[tuple[str, bytes, int]]:
     """(url, body, events in it) per batch, encoded up front: the client's JSON
     encoding is not the server's cost."""
     per_session = -(-events // len(session_ids))
@@ -151,9 +148,7 @@ def _bodies(
     for n, session_id in enumerate(session_ids):
         count = min(per_session, events - made)
         for start in range(0, count, batch):
-            rows = [
-                make_event(first + made + i, n) for i in range(start, min(start + batch, count))
-            ]
+            rows = [make_event(made + i, n) for i in range(start, min(start + batch, count))]
             body = json.dumps({"events": rows}).encode()
             bodies.append((f"{BASE}{session_id}/events/", body, len(rows)))
         made += count
@@ -169,7 +164,7 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
 
 
 def _send_over_http(
-    base_url: str, token: str, bodies: list[tuple[str, bytes, int]], clients: int
+    port: int, token: str, bodies: list[tuple[str, bytes, int]], clients: int
 ) -> tuple[float, list[float], list[str]]:
     """POST every batch over keep-alive connections from `clients` threads; wall time,
     latencies, problems. Each client sends whole sessions, in order, as one recorder would."""
@@ -181,11 +176,10 @@ def _send_over_http(
         shares[n % clients].extend(session_bodies)
     latencies: list[float] = []
     problems: list[str] = []
-    host, port = urlsplit(base_url).hostname or "127.0.0.1", urlsplit(base_url).port
     headers = {"Authorization": f"Capture {token}", "Content-Type": "application/json"}
 
     def client(share: list[tuple[str, bytes, int]]) -> None:
-        connection = http.client.HTTPConnection(host, port, timeout=120)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         try:
             for url, body, size in share:
                 t0 = time.perf_counter()
@@ -231,17 +225,17 @@ def measure(args: argparse.Namespace, db: ThrowawayDatabase, data_dir: Path) -> 
 
     # Over real HTTP: gunicorn as `manage.py runfarm` starts it, on loopback.
     http_bodies = _bodies(sessions_open(), args.events, args.batch)
-    base_url = f"http://127.0.0.1:{free_port(0)}"
+    port = free_port(0)
     farm = FarmProcesses(
         env={"PYTHONUNBUFFERED": "1", "GUNICORN_CMD_ARGS": "--log-level warning"},
         log_dir=data_dir / "logs",
     )
     try:
-        farm.start_web(int(base_url.rsplit(":", 1)[1]))
-        farm.wait_for_http(f"{base_url}/sandbox/login/", timeout=60)
+        farm.start_web(port)
+        farm.wait_for_http(f"http://127.0.0.1:{port}/sandbox/login/", timeout=60)
         logger.info("%d batches over HTTP from %d clients", len(http_bodies), args.clients)
         http_elapsed, http_latencies, http_problems = _send_over_http(
-            base_url, plain, http_bodies, args.clients
+            port, plain, http_bodies, args.clients
         )
     finally:
         farm.stop(grace=5)

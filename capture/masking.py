@@ -239,7 +239,6 @@ def mask_url(url: str) -> tuple[str, frozenset[str]]:
     """A URL masked after decoding, so `john%40example.com` is caught too."""
     if not url:
         return url, _NOTHING
-    url = url.replace("\x00", "")
     masked, kinds = mask_text(url)
     if "%" in url or "+" in url:
         decoded = unquote_plus(url)

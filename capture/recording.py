@@ -87,7 +87,6 @@ class PublishRecording:
         self.screenshots_stored = 0
         self.seconds_spent = 0.0
         self._script_id: str | None = None
-        self._has_cdp = True
         # The last screenshot, kept for the actions of the next batch, and its row once stored.
         self._held_image: bytes | None = None
         self._held_shot: Screenshot | None = None
@@ -103,9 +102,8 @@ class PublishRecording:
             )
             self._script_id = answer.get("identifier")
         except Exception:
-            # Without CDP (a remote grid node) the script is put in after each navigation.
-            self._has_cdp = False
-            logger.info("capture: no CDP on this driver; injecting after each navigation")
+            # Without CDP (a remote grid node) the script is put in at every checkpoint.
+            logger.info("capture: no CDP on this driver; injecting at every checkpoint")
         try:
             self._inject(bootstrap)
         except Exception:
@@ -161,7 +159,7 @@ class PublishRecording:
 
     def _screenshot(self) -> bytes:
         """The page as WebP, encoded by the browser itself (no PNG round trip) where CDP is."""
-        if self._has_cdp:
+        if self._script_id is not None:  # CDP answered at install
             answer = self.raw_driver.execute_cdp_cmd(  # type: ignore[attr-defined]
                 "Page.captureScreenshot", {"format": "webp", "quality": 80}
             )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from accounts.models import Workspace
 from capture.models import CapturedSession
 from capture.services import ingest_token_create
+from config.processes import free_port
 from sandbox.models import SandboxPost
 
 from .conftest import wait_until
@@ -136,12 +136,6 @@ def _input_testids(session: CapturedSession) -> list[str]:
         e.target["attributes"]["data-testid"]
         for e in session.interactions.filter(kind="input").order_by("sequence")
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_api(
@@ -259,7 +253,7 @@ def test_events_recorded_while_the_farm_is_unreachable_arrive_later_and_idle_ses
     driver, extension_id = extension_browser
     sandbox_account(workspace, "offline")
     _, plain = ingest_token_create(workspace=workspace, name="offline")
-    nowhere = f"http://127.0.0.1:{_free_port()}"
+    nowhere = f"http://127.0.0.1:{free_port(0)}"
     status = _options_save(driver, extension_id, api_base=nowhere, token=plain, idle_minutes="0.1")
     assert "could not be reached" in status, status
 

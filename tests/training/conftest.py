@@ -143,3 +143,13 @@ def record(workspace: Workspace) -> Callable[..., CapturedSession]:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as lines:
         return [json.loads(line) for line in lines]
+
+
+@pytest.fixture
+def sent_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The export ids sent to the worker, collected here instead of sent."""
+    from training.tasks import build_export
+
+    sent: list[int] = []
+    monkeypatch.setattr(build_export, "delay", sent.append)
+    return sent

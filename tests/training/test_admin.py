@@ -56,32 +56,28 @@ def test_an_export_made_in_the_console_is_queued_and_built(
     workspace: Workspace,
     record: Callable[..., CapturedSession],
     django_capture_on_commit_callbacks,
+    sent_builds: list[int],
 ) -> None:
     for _ in range(3):
         record(kind="human")
-    sent: list[int] = []
-    build_export.delay = sent.append  # type: ignore[method-assign]
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = console.post(
-                reverse("admin:training_export_add"),
-                {
-                    "workspace": workspace.pk,
-                    "format": "mind2web",
-                    "kinds": ["human"],
-                    "min_quality": "",
-                    "validation_share": "0",
-                    "started_from_0": "",
-                    "started_from_1": "",
-                    "started_until_0": "",
-                    "started_until_1": "",
-                },
-            )
-    finally:
-        del build_export.delay
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            reverse("admin:training_export_add"),
+            {
+                "workspace": workspace.pk,
+                "format": "mind2web",
+                "kinds": ["human"],
+                "min_quality": "",
+                "validation_share": "0",
+                "started_from_0": "",
+                "started_from_1": "",
+                "started_until_0": "",
+                "started_until_1": "",
+            },
+        )
     assert response.status_code == 302, response.content.decode()[:2000]
     export = Export.objects.get()
-    assert sent == [export.pk]
+    assert sent_builds == [export.pk]
     assert export.kinds == ["human"] and export.format == "mind2web"
     build_export(export.pk)  # what the worker does with the message
     export.refresh_from_db()
@@ -113,6 +109,7 @@ def test_the_run_action_reruns_finished_exports_and_leaves_live_ones(
     workspace: Workspace,
     record: Callable[..., CapturedSession],
     django_capture_on_commit_callbacks,
+    sent_builds: list[int],
 ) -> None:
     for _ in range(3):
         record()
@@ -121,18 +118,13 @@ def test_the_run_action_reruns_finished_exports_and_leaves_live_ones(
     Export.objects.filter(pk=live.pk).update(
         state=Export.State.RUNNING, heartbeat_at=timezone.now()
     )
-    sent: list[int] = []
-    build_export.delay = sent.append  # type: ignore[method-assign]
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = console.post(
-                reverse("admin:training_export_changelist"),
-                {"action": "run_exports", "_selected_action": [done.pk, live.pk]},
-                follow=True,
-            )
-    finally:
-        del build_export.delay
-    assert sent == [done.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = console.post(
+            reverse("admin:training_export_changelist"),
+            {"action": "run_exports", "_selected_action": [done.pk, live.pk]},
+            follow=True,
+        )
+    assert sent_builds == [done.pk]
     assert "Queued 1 export(s). 1 are running and were left alone." in response.content.decode()
     done.refresh_from_db()
     assert done.state == Export.State.PENDING and not done.train_file

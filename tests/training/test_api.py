@@ -34,25 +34,21 @@ def test_an_integrator_starts_an_export_watches_it_and_downloads_it(
     record: Callable[..., CapturedSession],
     api_client_for: MakeClient,
     django_capture_on_commit_callbacks,
+    sent_builds: list[int],
 ) -> None:
     for _ in range(12):
         record()
     client = api_client_for(workspace)
-    sent: list[int] = []
-    build_export.delay = sent.append  # type: ignore[method-assign]
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(
-                EXPORTS,
-                {"format": "messages", "kinds": ["human"], "validation_share": 0.25},
-                format="json",
-            )
-    finally:
-        del build_export.delay
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            EXPORTS,
+            {"format": "messages", "kinds": ["human"], "validation_share": 0.25},
+            format="json",
+        )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["state"] == "pending" and body["progress_percent"] == 0
-    assert sent == [body["id"]]  # the worker's message, sent once the export is saved
+    assert sent_builds == [body["id"]]  # the worker's message, sent once the export is saved
 
     build_export(body["id"])  # what the worker does with it
     body = client.get(f"{EXPORTS}{body['id']}/").json()
@@ -124,27 +120,23 @@ def test_rerun_starts_over_unless_a_run_is_alive(
     record: Callable[..., CapturedSession],
     api_client_for: MakeClient,
     django_capture_on_commit_callbacks,
+    sent_builds: list[int],
 ) -> None:
     for _ in range(2):
         record()
     export = export_create(workspace=workspace, validation_share=0)
     build_export(export.pk)
     client = api_client_for(workspace)
-    sent: list[int] = []
-    build_export.delay = sent.append  # type: ignore[method-assign]
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(f"{EXPORTS}{export.pk}/rerun/")
-        assert response.status_code == 200, response.content
-        assert response.json()["state"] == "pending"
-        assert sent == [export.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{EXPORTS}{export.pk}/rerun/")
+    assert response.status_code == 200, response.content
+    assert response.json()["state"] == "pending"
+    assert sent_builds == [export.pk]
 
-        Export.objects.filter(pk=export.pk).update(
-            state=Export.State.RUNNING, run_token=uuid.uuid4(), heartbeat_at=timezone.now()
-        )
-        with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(f"{EXPORTS}{export.pk}/rerun/")
-        assert response.status_code == 409
-        assert sent == [export.pk]
-    finally:
-        del build_export.delay
+    Export.objects.filter(pk=export.pk).update(
+        state=Export.State.RUNNING, run_token=uuid.uuid4(), heartbeat_at=timezone.now()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{EXPORTS}{export.pk}/rerun/")
+    assert response.status_code == 409
+    assert sent_builds == [export.pk]
