@@ -116,6 +116,19 @@ def logout(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _wait_while_slow(account: SandboxAccount) -> None:
+    """Hold an upload for the account's `slow_ms`, re-read as it waits.
+
+    Switching the fault off (or changing it) applies to uploads already waiting,
+    as a platform's backlog clearing would, so a test can choose the moment the
+    upload goes through instead of racing a timer.
+    """
+    started = time.monotonic()
+    while (remaining := account.slow_ms / 1000 - (time.monotonic() - started)) > 0:
+        time.sleep(min(remaining, 0.2))
+        account.refresh_from_db(fields=["slow_ms"])
+
+
 @require_http_methods(["GET", "POST"])
 @session_required
 def upload(request: HttpRequest, account: SandboxAccount) -> HttpResponse:
@@ -125,8 +138,7 @@ def upload(request: HttpRequest, account: SandboxAccount) -> HttpResponse:
         return render(request, "sandbox/upload.html", {"account": account})
 
     # The faults apply in a fixed order so a test can tell which one fired.
-    if account.slow_ms:
-        time.sleep(account.slow_ms / 1000)
+    _wait_while_slow(account)
     if account.logged_out:
         return _challenge(request)
     if account.rate_limit_seconds:

@@ -18,7 +18,7 @@ from accounts.models import Account, Workspace
 from browsers.pool import DriverPool
 from capture.models import CapturedSession
 from monitoring.models import Alert
-from sandbox.models import SandboxPost
+from sandbox.models import SandboxAccount, SandboxPost
 from uploads.dispatcher import posts_dispatch
 from uploads.models import Post, PostAttempt, PostStatus
 from uploads.publishing import post_publish, posts_reconcile_unknown
@@ -220,8 +220,9 @@ def test_a_lost_answer_after_submit_is_verified_not_retried(
     pool: DriverPool,
     settings: Settings,
 ) -> None:
-    # Slow enough that the check made right after the lost answer finds nothing yet.
-    account, _ = sandbox_account(workspace, "jack", slow_ms=6000)
+    # The platform holds the upload until the test lets it through, so the check
+    # made right after the lost answer finds nothing yet, however slow the machine.
+    account, remote = sandbox_account(workspace, "jack", slow_ms=120_000)
     # The browser gives up on the answer page before the platform sends it.
     settings.FARM_BROWSER_PAGE_TIMEOUT = 1
     post = post_create(workspace=workspace, account=account, title="Slow answer")
@@ -229,6 +230,7 @@ def test_a_lost_answer_after_submit_is_verified_not_retried(
     assert post.status == PostStatus.UNKNOWN
     assert posts_dispatch() == 0  # nothing publishes an unknown post
 
+    SandboxAccount.objects.filter(pk=remote.pk).update(slow_ms=0)
     wait_until_found = timezone.now() + timedelta(seconds=15)
     while not SandboxPost.objects.filter(publish_token=str(post.publish_token)).exists():
         assert timezone.now() < wait_until_found, "the sandbox never saved the post"
