@@ -24,10 +24,11 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from accounts.models import Workspace
+from browsers.pages import page_left_wait
 from capture.models import CapturedSession
 from capture.services import ingest_token_create
 from config.processes import free_port
@@ -81,8 +82,8 @@ def _testid(name: str) -> tuple[str, str]:
     return By.CSS_SELECTOR, f'[data-testid="{name}"]'
 
 
-def _next_page(driver: WebDriver, old: object) -> None:
-    WebDriverWait(driver, 20).until(ec.staleness_of(old))
+def _next_page(driver: WebDriver, old: WebElement) -> None:
+    page_left_wait(driver, old, seconds=20)
 
 
 def _options_save(

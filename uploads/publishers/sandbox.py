@@ -16,9 +16,9 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
+from browsers.pages import page_left_wait
 from uploads.publishers import register
 from uploads.publishers.base import (
     BrowserBrokeError,
@@ -150,11 +150,7 @@ class SandboxPublisher(Publisher):
         account_set_cookies(account=account, cookies=driver.get_cookies())
 
     def _wait_for_next_page(self, driver: WebDriver, old_element: WebElement) -> None:
-        # While the page is swapped, ChromeDriver may answer a staleness check
-        # with "node does not belong to the document": the same news, so poll on.
-        WebDriverWait(driver, self.wait_seconds, ignored_exceptions=(WebDriverException,)).until(
-            ec.staleness_of(old_element)
-        )
+        page_left_wait(driver, old_element, seconds=self.wait_seconds)
 
     def _current_marker(self, driver: WebDriver) -> str | None:
         WebDriverWait(driver, self.wait_seconds).until(
