@@ -22,6 +22,7 @@ from capture.services import session_close, session_events_append, session_open
 from tests.training.conftest import BASE, MESSAGES_PER_UPLOAD, upload_events
 from training.models import Export, ExportSchedule
 from training.services import export_schedule_save
+from training.split import VALIDATION, split_of
 from training.tasks import run_export_schedule
 
 from .conftest import FarmProcesses, wait_until
@@ -29,20 +30,23 @@ from .conftest import FarmProcesses, wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SESSIONS = 12
+VALIDATION_SHARE = 0.25
 
 
 @pytest.fixture
 def recorded(workspace: Workspace) -> list[CapturedSession]:
     CaptureSettings.objects.update_or_create(workspace=workspace, defaults={"min_quality": 0.0})
-    sessions = []
-    for n in range(SESSIONS):
+    sessions: list[CapturedSession] = []
+    # Session ids are random; record on until both splits hold a session, so the
+    # worker is seen writing both files.
+    while len(sessions) < SESSIONS or len({split_of(s.pk, VALIDATION_SHARE) for s in sessions}) < 2:
         session = session_open(
             workspace=workspace,
             kind=CapturedSession.Kind.HUMAN,
-            task=f"Upload clip {n} as a public video",
+            task=f"Upload clip {len(sessions)} as a public video",
             start_url=f"{BASE}/upload/",
         )
-        session_events_append(session=session, events=upload_events(f"Clip {n}"))
+        session_events_append(session=session, events=upload_events(f"Clip {len(sessions)}"))
         sessions.append(session_close(session=session))
     return sessions
 
@@ -80,7 +84,7 @@ def test_an_export_made_in_the_console_is_built_by_a_worker(
             "format": "messages",
             "kinds": ["human"],
             "min_quality": "",
-            "validation_share": "0.25",
+            "validation_share": str(VALIDATION_SHARE),
             "started_from_0": "",
             "started_from_1": "",
             "started_until_0": "",
@@ -95,13 +99,15 @@ def test_an_export_made_in_the_console_is_built_by_a_worker(
     wait_until(_finished(export.pk), timeout=90, on_timeout=farm.logs())
     export.refresh_from_db()
     assert export.state == Export.State.READY, (export.errors, farm.logs())
-    assert export.sessions_done == export.sessions_total == SESSIONS
+    assert export.sessions_done == export.sessions_total == len(recorded)
     assert export.progress_percent == 100
 
     train, validation = _lines(export.train_file), _lines(export.validation_file)
-    assert len(train) + len(validation) == export.examples_count == SESSIONS * MESSAGES_PER_UPLOAD
+    assert len(train) + len(validation) == export.examples_count
+    assert export.examples_count == len(recorded) * MESSAGES_PER_UPLOAD
     assert (len(train), len(validation)) == (export.train_count, export.validation_count)
-    assert train and validation
+    in_validation = sum(split_of(s.pk, VALIDATION_SHARE) == VALIDATION for s in recorded)
+    assert len(validation) == in_validation * MESSAGES_PER_UPLOAD > 0
     for example in train + validation:
         assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
 
