@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -51,6 +53,18 @@ def make_account(db: None) -> Callable[..., Account]:
 @pytest.fixture
 def account(workspace: Workspace, make_account: Callable[..., Account]) -> Account:
     return make_account(workspace)
+
+
+@pytest.fixture
+def superuser(db: None) -> AbstractBaseUser:
+    return get_user_model().objects.create_superuser("root", "root@example.com", None)
+
+
+@pytest.fixture
+def superuser_client(client: Client, superuser: AbstractBaseUser) -> Client:
+    """The console (the admin) signed in as a superuser."""
+    client.force_login(superuser)
+    return client
 
 
 @pytest.fixture

@@ -51,7 +51,10 @@ def caller_roles(request: Request) -> dict[int, str]:
     """The caller's role by workspace id, looked up once per request."""
     roles = getattr(request, "_workspace_roles", None)
     if roles is None:
-        roles = workspace_roles(user=request.user)
+        # A caller that is not a person (an ingest token) carries its own roles.
+        roles = getattr(request.user, "workspace_roles", None)
+        if roles is None:
+            roles = workspace_roles(user=request.user)
         request._workspace_roles = roles  # type: ignore[attr-defined]
     return roles
 

@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from accounts.models import Membership
 from capture.models import IngestToken
 from capture.selectors import ingest_token_get_active
 from capture.services import ingest_token_touch
@@ -35,6 +36,9 @@ class IngestCaller:
     def __init__(self, token: IngestToken) -> None:
         self.token = token
         self.workspace_id = token.workspace_id
+        # Read by `caller_roles`: it may write in its workspace. Only the capture
+        # views accept this authentication, so it writes captured sessions only.
+        self.workspace_roles = {token.workspace_id: Membership.Role.OPERATOR}
 
     def __str__(self) -> str:
         return f"ingest token {self.token.name}"

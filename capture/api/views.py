@@ -21,8 +21,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.serializers import DetailSerializer
-from accounts.api.views import VIEWER_MESSAGE, Conflict, caller_roles
-from accounts.models import Workspace
+from accounts.api.views import (
+    VIEWER_MESSAGE,
+    Conflict,
+    caller_roles,
+    caller_workspace_ids,
+    workspace_for_write,
+)
 from accounts.selectors import WRITE_ROLES, account_get
 from capture.api.authentication import IngestCaller, IngestTokenAuthentication
 from capture.api.serializers import (
@@ -45,18 +50,6 @@ from capture.services import (
 )
 
 NOT_FOUND = "No such captured session in your workspaces."
-
-
-def _readable_ids(request: Request) -> list[int]:
-    if isinstance(request.user, IngestCaller):
-        return [request.user.workspace_id]
-    return sorted(caller_roles(request))
-
-
-def _writable_ids(request: Request) -> list[int]:
-    if isinstance(request.user, IngestCaller):
-        return [request.user.workspace_id]
-    return sorted(ws for ws, role in caller_roles(request).items() if role in WRITE_ROLES)
 
 
 def _conflict() -> OpenApiResponse:
@@ -83,35 +76,18 @@ class CapturedSessionViewSet(
     def get_queryset(self) -> QuerySet[CapturedSession]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
             return CapturedSession.objects.none()
-        return captured_session_list(workspace_ids=_readable_ids(self.request)).order_by(
+        return captured_session_list(workspace_ids=caller_workspace_ids(self.request)).order_by(
             "-started_at"
         )
 
     def _session_for_write(self, pk: str | None) -> CapturedSession:
-        session = captured_session_get(session_id=pk, workspace_ids=_readable_ids(self.request))
+        roles = caller_roles(self.request)
+        session = captured_session_get(session_id=pk, workspace_ids=sorted(roles))
         if session is None:
             raise NotFound(NOT_FOUND)
-        if session.workspace_id not in _writable_ids(self.request):
+        if roles[session.workspace_id] not in WRITE_ROLES:
             raise PermissionDenied(VIEWER_MESSAGE)
         return session
-
-    def _workspace_for_open(self, workspace_id: int | None) -> Workspace:
-        writable = _writable_ids(self.request)
-        readable = _readable_ids(self.request)
-        if workspace_id is None:
-            if len(readable) != 1:
-                problem = (
-                    "You belong to several workspaces; say which one."
-                    if readable
-                    else "You are not a member of any workspace."
-                )
-                raise ValidationError({"workspace": [problem]})
-            workspace_id = readable[0]
-        if workspace_id not in readable:
-            raise ValidationError({"workspace": ["No such workspace."]})
-        if workspace_id not in writable:
-            raise PermissionDenied(VIEWER_MESSAGE)
-        return Workspace.objects.get(pk=workspace_id)
 
     @extend_schema(
         summary="Open a captured session",
@@ -122,7 +98,7 @@ class CapturedSessionViewSet(
         serializer = SessionOpenInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        workspace = self._workspace_for_open(data.get("workspace"))
+        workspace = workspace_for_write(self.request, data.get("workspace"))
         account = None
         if data.get("account") is not None:
             account = account_get(account_id=data["account"], workspace_ids=[workspace.pk])

@@ -9,10 +9,7 @@ from io import BytesIO
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
-from django.test import Client
 from django.utils import timezone
 from PIL import Image
 from pytest_django.fixtures import Settings
@@ -36,17 +33,6 @@ def _fast_hashing_and_media(settings: Settings, tmp_path: Path) -> None:
     # The real hasher is deliberately slow; these tests check the console, not hashing.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def superuser(db: None) -> AbstractBaseUser:
-    return get_user_model().objects.create_superuser("root", "root@example.com", None)
-
-
-@pytest.fixture
-def superuser_client(client: Client, superuser: AbstractBaseUser) -> Client:
-    client.force_login(superuser)
-    return client
 
 
 def set_status(post: Post, status: str, **fields: object) -> None:

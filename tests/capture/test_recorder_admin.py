@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
@@ -14,9 +13,9 @@ from uploads.services import post_create
 
 
 def test_an_attempts_page_links_to_its_recorded_session(
-    client: Client, workspace: Workspace, account: Account
+    superuser_client: Client, workspace: Workspace, account: Account
 ) -> None:
-    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", None))
+    client = superuser_client
     post = post_create(workspace=workspace, account=account, title="Recorded")
     recorded = PostAttempt.objects.create(post=post, account=account, number=1)
     unrecorded = PostAttempt.objects.create(post=post, account=account, number=2)

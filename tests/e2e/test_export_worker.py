@@ -12,14 +12,13 @@ import json
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Workspace
 from capture.models import CapturedSession, CaptureSettings
 from capture.services import session_close, session_events_append, session_open
-from tests.training.conftest import BASE, MESSAGES_PER_UPLOAD, upload_events
+from tests.training.conftest import BASE, MESSAGES_PER_UPLOAD, export_add_form, upload_events
 from training.models import Export, ExportSchedule
 from training.services import export_schedule_save
 from training.split import VALIDATION, split_of
@@ -51,13 +50,6 @@ def recorded(workspace: Workspace) -> list[CapturedSession]:
     return sessions
 
 
-@pytest.fixture
-def console(client: Client) -> Client:
-    user = get_user_model().objects.create_superuser("root", "root@example.com", None)
-    client.force_login(user)
-    return client
-
-
 def _finished(export_id: int) -> Callable[[], bool]:
     def check() -> bool:
         state = Export.objects.get(pk=export_id).state
@@ -73,23 +65,13 @@ def _lines(field: object) -> list[dict]:
 
 def test_an_export_made_in_the_console_is_built_by_a_worker(
     farm: FarmProcesses,
-    console: Client,
+    superuser_client: Client,
     workspace: Workspace,
     recorded: list[CapturedSession],
 ) -> None:
-    response = console.post(
+    response = superuser_client.post(
         reverse("admin:training_export_add"),
-        {
-            "workspace": workspace.pk,
-            "format": "messages",
-            "kinds": ["human"],
-            "min_quality": "",
-            "validation_share": str(VALIDATION_SHARE),
-            "started_from_0": "",
-            "started_from_1": "",
-            "started_until_0": "",
-            "started_until_1": "",
-        },
+        export_add_form(workspace, validation_share=str(VALIDATION_SHARE)),
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     export = Export.objects.get()
@@ -112,7 +94,7 @@ def test_an_export_made_in_the_console_is_built_by_a_worker(
         assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
 
     # The console shows what the worker made, with both files to download.
-    html = console.get(reverse("admin:training_export_changelist")).content.decode()
+    html = superuser_client.get(reverse("admin:training_export_changelist")).content.decode()
     assert '<progress max="100" value="100"' in html
     assert export.train_file.url in html and export.validation_file.url in html
 

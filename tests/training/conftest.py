@@ -153,3 +153,17 @@ def sent_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sent: list[int] = []
     monkeypatch.setattr(build_export, "delay", sent.append)
     return sent
+
+
+def export_add_form(workspace: Workspace, **fields: object) -> dict[str, object]:
+    """What the console's add-export form posts: human sessions, no other filter."""
+    blank_dates = {f"started_{end}_{part}": "" for end in ("from", "until") for part in (0, 1)}
+    return {
+        "workspace": workspace.pk,
+        "format": "messages",
+        "kinds": ["human"],
+        "min_quality": "",
+        "validation_share": "0",
+        **blank_dates,
+        **fields,
+    }

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Workspace
 from capture.models import CapturedSession
+from tests.training.conftest import export_add_form
 from training.models import Export, ExportSchedule
 from training.services import export_build, export_create
 from training.tasks import build_export
@@ -22,16 +22,8 @@ from training.tasks import build_export
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def console(client: Client, settings) -> Client:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    user = get_user_model().objects.create_superuser("root", "root@example.com", None)
-    client.force_login(user)
-    return client
-
-
 def test_the_list_shows_state_progress_counts_problems_and_downloads(
-    console: Client, workspace: Workspace, record: Callable[..., CapturedSession]
+    superuser_client: Client, workspace: Workspace, record: Callable[..., CapturedSession]
 ) -> None:
     for _ in range(3):
         record()
@@ -41,18 +33,18 @@ def test_the_list_shows_state_progress_counts_problems_and_downloads(
     Export.objects.filter(pk=running.pk).update(
         state=Export.State.RUNNING, sessions_total=200, sessions_done=50
     )
-    html = console.get(reverse("admin:training_export_changelist")).content.decode()
+    html = superuser_client.get(reverse("admin:training_export_changelist")).content.decode()
     assert '<progress max="100" value="25"' in html and "25%" in html
     assert '<progress max="100" value="100"' in html
     assert ready.train_file.url in html and ready.validation_file.url in html
     assert "too few" in html or "0 example(s)" in html
-    page = console.get(reverse("admin:training_export_change", args=[failed.pk]))
+    page = superuser_client.get(reverse("admin:training_export_change", args=[failed.pk]))
     assert "fine-tuning needs at least 10" in page.content.decode()
     assert 'name="format"' not in page.content.decode()  # filters of a made export stay
 
 
 def test_an_export_made_in_the_console_is_queued_and_built(
-    console: Client,
+    superuser_client: Client,
     workspace: Workspace,
     record: Callable[..., CapturedSession],
     django_capture_on_commit_callbacks,
@@ -61,19 +53,9 @@ def test_an_export_made_in_the_console_is_queued_and_built(
     for _ in range(3):
         record(kind="human")
     with django_capture_on_commit_callbacks(execute=True):
-        response = console.post(
+        response = superuser_client.post(
             reverse("admin:training_export_add"),
-            {
-                "workspace": workspace.pk,
-                "format": "mind2web",
-                "kinds": ["human"],
-                "min_quality": "",
-                "validation_share": "0",
-                "started_from_0": "",
-                "started_from_1": "",
-                "started_until_0": "",
-                "started_until_1": "",
-            },
+            export_add_form(workspace, format="mind2web"),
         )
     assert response.status_code == 302, response.content.decode()[:2000]
     export = Export.objects.get()
@@ -84,19 +66,18 @@ def test_an_export_made_in_the_console_is_queued_and_built(
     assert export.state == Export.State.READY
 
 
-def test_a_bad_filter_shows_on_its_field(console: Client, workspace: Workspace) -> None:
+def test_a_bad_filter_shows_on_its_field(superuser_client: Client, workspace: Workspace) -> None:
     now = timezone.now()
-    response = console.post(
+    response = superuser_client.post(
         reverse("admin:training_export_add"),
-        {
-            "workspace": workspace.pk,
-            "format": "messages",
-            "validation_share": "0.9",
-            "started_from_0": now.date().isoformat(),
-            "started_from_1": "00:00:00",
-            "started_until_0": (now - timedelta(days=3)).date().isoformat(),
-            "started_until_1": "00:00:00",
-        },
+        export_add_form(
+            workspace,
+            validation_share="0.9",
+            started_from_0=now.date().isoformat(),
+            started_from_1="00:00:00",
+            started_until_0=(now - timedelta(days=3)).date().isoformat(),
+            started_until_1="00:00:00",
+        ),
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -105,7 +86,7 @@ def test_a_bad_filter_shows_on_its_field(console: Client, workspace: Workspace) 
 
 
 def test_the_run_action_reruns_finished_exports_and_leaves_live_ones(
-    console: Client,
+    superuser_client: Client,
     workspace: Workspace,
     record: Callable[..., CapturedSession],
     django_capture_on_commit_callbacks,
@@ -119,7 +100,7 @@ def test_the_run_action_reruns_finished_exports_and_leaves_live_ones(
         state=Export.State.RUNNING, heartbeat_at=timezone.now()
     )
     with django_capture_on_commit_callbacks(execute=True):
-        response = console.post(
+        response = superuser_client.post(
             reverse("admin:training_export_changelist"),
             {"action": "run_exports", "_selected_action": [done.pk, live.pk]},
             follow=True,
@@ -131,9 +112,9 @@ def test_the_run_action_reruns_finished_exports_and_leaves_live_ones(
 
 
 def test_a_schedule_saved_in_the_console_gets_its_beat_entry(
-    console: Client, workspace: Workspace
+    superuser_client: Client, workspace: Workspace
 ) -> None:
-    response = console.post(
+    response = superuser_client.post(
         reverse("admin:training_exportschedule_add"),
         {
             "name": "Nightly human demos",
@@ -152,7 +133,7 @@ def test_a_schedule_saved_in_the_console_gets_its_beat_entry(
     task = PeriodicTask.objects.get(pk=schedule.periodic_task_id)
     assert json.loads(task.args) == [schedule.pk]
     assert (task.crontab.minute, task.crontab.hour) == ("15", "1")
-    bad = console.post(
+    bad = superuser_client.post(
         reverse("admin:training_exportschedule_change", args=[schedule.pk]),
         {
             "name": "x",
@@ -164,7 +145,7 @@ def test_a_schedule_saved_in_the_console_gets_its_beat_entry(
     )
     assert bad.status_code == 200
     assert "cron" in bad.context["adminform"].form.errors
-    console.post(
+    superuser_client.post(
         reverse("admin:training_exportschedule_delete", args=[schedule.pk]), {"post": "yes"}
     )
     assert not ExportSchedule.objects.exists()
