@@ -12,8 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
-from django.db.models.fields.related import ForeignKey
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.models import Account, Membership, Workspace
@@ -24,57 +23,8 @@ from accounts.services import (
     account_resume,
     account_set_credentials,
 )
-from monitoring.selectors import all_or, member_workspace_ids
-
-ACCOUNT_SECRETS = ("credentials", "cookies")
-
-
-def deferring_secrets(queryset: QuerySet, *paths: str) -> QuerySet:
-    """Leave an account's encrypted columns unloaded, on the model or across `paths`.
-
-    Nothing in the console shows them, and loading would decrypt every row.
-    """
-    prefixes = [f"{path}__" for path in paths] or [""]
-    return queryset.defer(*(prefix + name for prefix in prefixes for name in ACCOUNT_SECRETS))
-
-
-class WorkspaceScopedAdmin(admin.ModelAdmin):
-    """Staff who are not superusers see only the workspaces they are members of.
-
-    `workspace_path` is the lookup from the model to its Workspace.
-    """
-
-    workspace_path = "workspace"
-
-    def scoped_workspace_ids(self, request: HttpRequest) -> list[int] | None:
-        # Cached on the request: changelists ask once per filter and form field.
-        if not hasattr(request, "_farm_workspace_ids"):
-            request._farm_workspace_ids = member_workspace_ids(user=request.user)  # type: ignore[attr-defined]
-        return request._farm_workspace_ids  # type: ignore[attr-defined]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)
-        ids = self.scoped_workspace_ids(request)
-        if ids is None:
-            return queryset
-        lookup = "pk__in" if self.workspace_path == "" else f"{self.workspace_path}__in"
-        return queryset.filter(**{lookup: ids})
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> forms.Field | None:
-        # Choices (and raw ids typed in) are limited to the user's workspaces too.
-        ids = self.scoped_workspace_ids(request)
-        related = db_field.related_model
-        if related is Account:
-            kwargs.setdefault("queryset", deferring_secrets(Account.objects.all()))
-        if ids is not None:
-            if related is Workspace:
-                kwargs["queryset"] = Workspace.objects.filter(pk__in=ids)
-            elif any(f.name == "workspace" for f in related._meta.get_fields()):
-                base = kwargs.get("queryset", related._default_manager.all())
-                kwargs["queryset"] = base.filter(workspace_id__in=ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+from core.admin import WorkspaceScopedAdmin, deferring_secrets, stored_flag
+from core.tenancy import all_workspace_ids_or, member_workspace_ids
 
 
 class MembershipInline(admin.TabularInline):
@@ -126,7 +76,7 @@ class AttentionFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             # The dashboard's own rule, so its count and this list always agree.
             troubled = accounts_needing_attention(
-                workspace_ids=all_or(member_workspace_ids(user=request.user))
+                workspace_ids=all_workspace_ids_or(member_workspace_ids(user=request.user))
             )
             return queryset.filter(pk__in=troubled.values("pk"))
         return queryset
@@ -162,11 +112,6 @@ class AccountAdminForm(forms.ModelForm):
                 "password": self.cleaned_data["password"],
             }
         return None
-
-
-def stored_flag(field: str) -> ExpressionWrapper:
-    # Says whether a secret is stored without reading (and decrypting) it.
-    return ExpressionWrapper(Q(**{f"{field}__isnull": False}), output_field=BooleanField())
 
 
 @admin.register(Account)
@@ -321,13 +266,15 @@ class AccountAdmin(WorkspaceScopedAdmin):
     def _move(
         self, request: HttpRequest, queryset: QuerySet[Account], service: Any, verb: str
     ) -> None:
-        selected = list(queryset.select_related(None).only("pk", "state"))
-        moved = sum(1 for account in selected if service(account=account))
-        skipped = len(selected) - moved
-        text = f"{verb} {moved} account(s)."
-        if skipped:
-            text += f" {skipped} were not in a state that allows it and were left alone."
-        self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
+        self.apply_to_each(
+            request,
+            queryset,
+            service,
+            keyword="account",
+            fields=("state",),
+            done=f"{verb} {{}} account(s).",
+            skipped="{} were not in a state that allows it and were left alone.",
+        )
 
     @admin.action(description="Pause the selected accounts", permissions=["change"])
     def pause_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.timezone import now
 
 from accounts.crypto import EncryptedJSONField
+from core.tenancy import Role
 
 
 def validate_timezone(value: str) -> None:
@@ -53,10 +54,7 @@ class Workspace(models.Model):
 
 
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        OPERATOR = "operator", "Operator"
-        VIEWER = "viewer", "Viewer"
+    Role = Role  # owner, operator, viewer: core.tenancy decides what each may do
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -75,6 +73,9 @@ class Membership(models.Model):
 
 class Account(models.Model):
     """One account on one platform, run by the workspace's operators."""
+
+    # Encrypted columns: never loaded for a console page (core.admin.deferring_secrets).
+    secret_fields = ("credentials", "cookies")
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Q, QuerySet
 
-from accounts.models import Account, Membership, Platform, Workspace
-
-# Roles that may change things; a viewer may only read.
-WRITE_ROLES = (Membership.Role.OWNER, Membership.Role.OPERATOR)
+from accounts.models import Account, Platform, Workspace
 
 # An account with this many failures in a row needs an operator's eye.
 ATTENTION_FAILURES = 3
-
-
-def workspace_roles(*, user: AbstractBaseUser | AnonymousUser) -> dict[int, str]:
-    """The caller's role in each workspace they belong to, by workspace id."""
-    if not user.is_authenticated:
-        return {}
-    return dict(Membership.objects.filter(user=user).values_list("workspace_id", "role"))
 
 
 def workspace_get(*, workspace_id: int) -> Workspace | None:

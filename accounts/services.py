@@ -4,12 +4,13 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import Account, Membership, Platform, Workspace, validate_timezone
+from accounts.signals import account_created, account_login_required
+from core.errors import ServiceError
 
 
 def workspace_create(
@@ -43,12 +44,13 @@ def account_create(
     min_interval_override: int | None = None,
 ) -> Account:
     if platform not in Platform.values:
-        raise ValidationError({"platform": f"Unknown platform {platform!r}."})
+        raise ServiceError(f"Unknown platform {platform!r}.", field="platform")
     # Lock the workspace so two concurrent creations cannot both pass the cap.
     workspace = Workspace.objects.select_for_update().get(pk=workspace.pk)
     if workspace.accounts.count() >= workspace.max_accounts:
-        raise ValidationError(
-            {"workspace": f"The plan allows {workspace.max_accounts} accounts; all are in use."}
+        raise ServiceError(
+            f"The plan allows {workspace.max_accounts} accounts; all are in use.",
+            field="workspace",
         )
     account = Account.objects.create(
         workspace=workspace,
@@ -60,9 +62,7 @@ def account_create(
         per_day_override=per_day_override,
         min_interval_override=min_interval_override,
     )
-    from browsers.services import profile_create
-
-    profile_create(account=account)
+    account_created.send(sender=Account, account=account)
     return account
 
 
@@ -97,12 +97,16 @@ def account_resume(*, account: Account) -> bool:
 
 
 def account_mark_needs_login(*, account: Account, reason: str) -> bool:
-    return _account_set_state(
+    """Pause an active account until a person logs in; True if this call paused it."""
+    moved = _account_set_state(
         account=account,
         to=Account.State.NEEDS_LOGIN,
         reason=reason,
         only_from=[Account.State.ACTIVE],
     )
+    if moved:
+        account_login_required.send(sender=Account, account=account, reason=reason)
+    return moved
 
 
 def account_disable(*, account: Account, reason: str) -> bool:

@@ -205,7 +205,7 @@ def measure(args: argparse.Namespace, db: ThrowawayDatabase, data_dir: Path) -> 
     from accounts.services import workspace_create
     from capture.models import Interaction
     from capture.services import ingest_token_create
-    from config.processes import FarmProcesses, free_port
+    from core.processes import FarmProcesses, free_port
 
     workspace = workspace_create(name="Capture bench", slug="capture-bench")
     _, plain = ingest_token_create(workspace=workspace, name="bench")

@@ -76,7 +76,7 @@ def soak(
     from django.db.models import Count
 
     from accounts.services import account_create, workspace_create
-    from config.processes import FarmProcesses, free_port
+    from core.processes import FarmProcesses, free_port
     from sandbox.models import SandboxPost
     from sandbox.services import sandbox_account_create, sandbox_account_set_faults
     from uploads.models import TERMINAL, Post, PostStatus

@@ -8,7 +8,7 @@ database) or, when DATABASE_URL points at PostgreSQL, a throwaway database
 `farm_bench_uploads_<pid>` beside it, and a queue of its own
 (`bench-uploads-<pid>`) on the configured broker that no worker listens to.
 All are removed at the end, also on an error or SIGTERM. The sandbox is
-served over real HTTP on 127.0.0.1 by gunicorn (config.processes), a separate
+served over real HTTP on 127.0.0.1 by gunicorn (core.processes), a separate
 process sharing the same database.
 
 Two runs with the same flow, one after the other:
@@ -68,12 +68,12 @@ if TYPE_CHECKING:
     from accounts.models import Account, Workspace
     from browsers.models import BrowserProfile
     from browsers.pool import DriverPool
-    from config.processes import FarmProcesses
+    from core.processes import FarmProcesses
 
 PUBLISH_TASK = "uploads.tasks.publish_post"
 SAMPLE_INTERVAL_SECONDS = 0.2
 SERVER_START_SECONDS = 60.0
-# On top of config.processes' gunicorn command line, which these do not override.
+# On top of core.processes' gunicorn command line, which these do not override.
 GUNICORN_EXTRA_ARGS = "--timeout 120 --log-level warning"
 MB = 1024 * 1024
 
@@ -577,7 +577,7 @@ def bench(
     from django.conf import settings
 
     from accounts.services import workspace_create
-    from config.processes import FarmProcesses, free_port
+    from core.processes import FarmProcesses, free_port
 
     load_start = machine()["load_1m"]
     base_url = f"http://127.0.0.1:{free_port(0)}"  # 0: any free port

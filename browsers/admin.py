@@ -5,8 +5,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.admin import WorkspaceScopedAdmin, deferring_secrets, stored_flag
 from browsers.models import BrowserProfile
+from core.admin import WorkspaceScopedAdmin, deferring_secrets, stored_flag
 
 
 @admin.register(BrowserProfile)

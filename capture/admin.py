@@ -17,10 +17,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from accounts.admin import WorkspaceScopedAdmin
 from capture.models import CapturedSession, CaptureSettings, IngestToken, Interaction, Screenshot
 from capture.services import ingest_token_create, ingest_token_revoke, session_archive
-from uploads.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin
 
 
 def _thumbnail(shot: Screenshot | None, height: int = 60) -> str:

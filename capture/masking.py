@@ -308,3 +308,77 @@ def mask_event(event: dict[str, Any]) -> dict[str, Any]:
     if kinds:
         out["masked"] = True
     return out
+
+
+# Capture masks on ingest; rows that came in some other way (a bulk load, an
+# import) are masked again on their way into a training file. Short strings,
+# which repeat across sessions of one site (titles, names, selectors), are
+# remembered in a bounded cache.
+_CACHED_UP_TO = 256
+
+
+@functools.lru_cache(maxsize=20_000)
+def _mask_short(text: str) -> str:
+    return mask_text(text)[0]
+
+
+@functools.lru_cache(maxsize=5_000)
+def _mask_short_url(url: str) -> str:
+    return mask_url(url)[0]
+
+
+def mask_value(value: Any) -> Any:
+    """A string masked (anything else as it is), for rows on their way out."""
+    if not isinstance(value, str) or not value:
+        return value
+    return _mask_short(value) if len(value) <= _CACHED_UP_TO else mask_text(value)[0]
+
+
+def mask_url_value(value: Any) -> Any:
+    """A URL masked (anything else as it is), for rows on their way out."""
+    if not isinstance(value, str) or not value:
+        return value
+    return _mask_short_url(value) if len(value) <= _CACHED_UP_TO else mask_url(value)[0]
+
+
+def mask_element_summary(
+    element: Any,
+    *,
+    selector_of: Callable[[Any], str],
+    max_nearby: int,
+    max_snippet: int,
+    depth: int = 0,
+) -> Any:
+    """What an export writes of an element, masked: its one best selector, not all of them."""
+    if not isinstance(element, dict):
+        return element
+    attributes = element.get("attributes")
+    masked = {
+        "tag": mask_value(element.get("tag")),
+        "text": mask_value(element.get("text")),
+        "role": mask_value(element.get("role")),
+        "name": mask_value(element.get("name")),
+        "attributes": (
+            {
+                k: mask_url_value(v) if k in _URL_ATTRIBUTES else mask_value(v)
+                for k, v in attributes.items()
+            }
+            if isinstance(attributes, dict)
+            else {}
+        ),
+        "bbox": element.get("bbox"),
+        "selectors": [{"value": mask_value(selector_of(element)), "score": 1.0, "unique": True}],
+    }
+    if depth == 0:
+        nearby = element.get("nearby")
+        masked["nearby"] = [
+            mask_element_summary(
+                n, selector_of=selector_of, max_nearby=max_nearby, max_snippet=max_snippet, depth=1
+            )
+            for n in (nearby if isinstance(nearby, list) else ())[:max_nearby]
+        ]
+        masked["dom_snippet"] = mask_value(str(element.get("dom_snippet") or "")[:max_snippet])
+    return masked
+
+
+_URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction"})

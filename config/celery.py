@@ -1,6 +1,6 @@
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -14,3 +14,16 @@ app.config_from_object(
     namespace="CELERY",
 )
 app.autodiscover_tasks()
+
+
+@signals.import_modules.connect
+def _connect_worker_signals(**_: object) -> None:
+    """A worker's lease and shutdown handling (uploads/worker.py).
+
+    Sent when a worker imports its task modules: after Django's setup (Celery's
+    Django fixup runs first) and before `worker_init`. The import waits for it
+    because this module loads with the settings, before any app's models can.
+    """
+    from uploads.worker import worker_signals_connect
+
+    worker_signals_connect()

@@ -22,7 +22,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from monitoring.selectors import member_workspace_ids
+from core.tenancy import member_workspace_ids
 
 # (model, file field, lookup from the model to its workspace)
 FILE_OWNERS: tuple[tuple[str, str, str], ...] = (

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "core",
     "accounts",
     "browsers",
     "uploads",
@@ -126,6 +127,9 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The tenant model, named as AUTH_USER_MODEL names the user: core scopes by it
+# without importing the app that defines it.
+FARM_WORKSPACE_MODEL = "accounts.Workspace"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -170,6 +174,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Services raise the project's errors (core.errors); one handler answers them.
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Farm API",
@@ -214,7 +220,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The database scheduler, behind a farm-wide lock: a second beat started by
 # mistake waits instead of sending every periodic task twice.
-CELERY_BEAT_SCHEDULER = "monitoring.beat:SingleBeatScheduler"
+CELERY_BEAT_SCHEDULER = "core.beat:SingleBeatScheduler"
 FARM_BEAT_LOCK_SECONDS = env.int("FARM_BEAT_LOCK_SECONDS", default=30)
 # On SIGTERM a worker stops taking posts, finishes the one in hand, and gives
 # it back if it is not done within this many seconds (a hung browser is

@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.admin import WorkspaceScopedAdmin, deferring_secrets
-from monitoring.models import Alert, SchedulerLock
+from core.admin import WorkspaceScopedAdmin, deferring_secrets
+from monitoring.models import Alert
 from monitoring.services import alerts_resolve
 
 
@@ -85,25 +85,3 @@ class AlertAdmin(WorkspaceScopedAdmin):
     def resolve_alerts(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         resolved = alerts_resolve(alert_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Resolved {resolved} alert(s).", messages.SUCCESS)
-
-
-@admin.register(SchedulerLock)
-class SchedulerLockAdmin(admin.ModelAdmin):
-    """Who holds the farm-wide locks (the one beat): for looking, not editing."""
-
-    list_display = ["name", "holder", "acquired_at", "expires_at"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return bool(request.user.is_superuser)
-
-    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return bool(request.user.is_superuser)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -42,15 +42,3 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
-
-
-class SchedulerLock(models.Model):
-    """A named farm-wide lock with an expiry, e.g. the one beat allowed to send schedules."""
-
-    name = models.CharField(max_length=64, unique=True)
-    holder = models.CharField(max_length=128, blank=True)
-    acquired_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} held by {self.holder or 'nobody'} until {self.expires_at:%H:%M:%S}"

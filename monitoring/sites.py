@@ -8,7 +8,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from monitoring.selectors import dashboard_summary, member_workspace_ids
+from core.tenancy import member_workspace_ids
+from monitoring.selectors import dashboard_summary
 from uploads.models import PostStatus
 from uploads.selectors import circuits_not_closed
 

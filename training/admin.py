@@ -16,8 +16,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
-from accounts.admin import WorkspaceScopedAdmin
 from capture.models import CapturedSession
+from core.admin import WorkspaceScopedAdmin
 from training.models import Export, ExportSchedule
 from training.services import (
     export_enqueue,

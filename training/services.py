@@ -20,13 +20,12 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Q
@@ -34,8 +33,15 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from accounts.models import Workspace
-from capture.masking import mask_text, mask_url
+from capture.masking import (
+    mask_element_summary,
+    mask_text,
+    mask_url,
+    mask_url_value,
+    mask_value,
+)
 from capture.models import CapturedSession, Interaction
+from core.errors import ServiceError
 from training.formats import (
     FORMATS,
     MAX_NEARBY,
@@ -80,7 +86,7 @@ def export_create(
     validation_share: float = 0.1,
     schedule: ExportSchedule | None = None,
 ) -> Export:
-    """A pending export; ValidationError names the field at fault."""
+    """A pending export; ServiceError names the field at fault."""
     export = Export(
         workspace=workspace,
         format=format,
@@ -115,14 +121,12 @@ def export_filters_check(filters: Export | ExportSchedule) -> None:
     if start is not None and end is not None and start >= end:
         errors["started_until"] = ["must be after the start of the date range"]
     if errors:
-        raise ValidationError(errors)
+        raise ServiceError(errors)
 
 
 def export_enqueue(*, export: Export) -> None:
-    """Send the build message once the export is committed."""
-    from training.tasks import build_export
-
-    transaction.on_commit(lambda: build_export.delay(export.pk))
+    """Send the build message once the export is committed (by the task's name: see EXPORT_TASK)."""
+    transaction.on_commit(lambda: current_app.tasks[EXPORT_TASK].delay(export.pk))
 
 
 def export_rerun(*, export: Export, now: datetime | None = None) -> bool:
@@ -210,70 +214,16 @@ def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield chunk
 
 
-# Capture masks on ingest; rows that came in some other way (a bulk load, an
-# import) are masked here again, so nothing personal reaches a training file.
-# Only what the formats write is masked (an element's best selector, not all
-# of them), and short strings, which repeat across sessions of one site
-# (titles, names, selectors), are remembered in a bounded cache.
-_CACHED_UP_TO = 256
-
-
-@lru_cache(maxsize=20_000)
-def _mask_short(text: str) -> str:
-    return mask_text(text)[0]
-
-
-@lru_cache(maxsize=5_000)
-def _mask_short_url(url: str) -> str:
-    return mask_url(url)[0]
-
-
-def _mask_url(value: Any) -> Any:
-    if not isinstance(value, str) or not value:
-        return value
-    return _mask_short_url(value) if len(value) <= _CACHED_UP_TO else mask_url(value)[0]
-
-
-def _mask(value: Any) -> Any:
-    if not isinstance(value, str) or not value:
-        return value
-    return _mask_short(value) if len(value) <= _CACHED_UP_TO else mask_text(value)[0]
-
-
-def _masked_element(element: Any, *, depth: int = 0) -> Any:
-    if not isinstance(element, dict):
-        return element
-    attributes = element.get("attributes")
-    masked = {
-        "tag": _mask(element.get("tag")),
-        "text": _mask(element.get("text")),
-        "role": _mask(element.get("role")),
-        "name": _mask(element.get("name")),
-        "attributes": (
-            {k: _mask_url(v) if k in _URL_ATTRIBUTES else _mask(v) for k, v in attributes.items()}
-            if isinstance(attributes, dict)
-            else {}
-        ),
-        "bbox": element.get("bbox"),
-        "selectors": [{"value": _mask(best_selector(element)), "score": 1.0, "unique": True}],
-    }
-    if depth == 0:
-        nearby = element.get("nearby")
-        masked["nearby"] = [
-            _masked_element(n, depth=1)
-            for n in (nearby if isinstance(nearby, list) else ())[:MAX_NEARBY]
-        ]
-        masked["dom_snippet"] = _mask(str(element.get("dom_snippet") or "")[:MAX_SNIPPET])
-    return masked
-
-
-_URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction"})
+def _masked_element(element: Any) -> Any:
+    return mask_element_summary(
+        element, selector_of=best_selector, max_nearby=MAX_NEARBY, max_snippet=MAX_SNIPPET
+    )
 
 
 def _masked_interaction(row: dict[str, Any]) -> dict[str, Any]:
-    row["url"] = _mask_url(row.get("url") or "")
-    row["title"] = _mask(row.get("title"))
-    row["value"] = _mask(row.get("value"))
+    row["url"] = mask_url_value(row.get("url") or "")
+    row["title"] = mask_value(row.get("title"))
+    row["value"] = mask_value(row.get("value"))
     row["target"] = _masked_element(row.get("target"))
     return row
 

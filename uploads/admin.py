@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from accounts.admin import WorkspaceScopedAdmin, deferring_secrets
+from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin, deferring_secrets
 from uploads.circuits import circuit_close
 from uploads.models import (
     Campaign,
@@ -58,19 +58,6 @@ def _thumbnail(obj: PostAttempt) -> str:
         url,
         url,
     )
-
-
-class ReadOnlyAdminMixin:
-    """A record: shown, never added or edited here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
-        return False
 
 
 class PostAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -187,13 +174,15 @@ class PostAdmin(WorkspaceScopedAdmin):
         verb: str,
         allowed: str,
     ) -> None:
-        selected = list(queryset.select_related(None).only("pk", "status"))
-        moved = sum(1 for post in selected if service(post=post))
-        skipped = len(selected) - moved
-        text = f"{verb} {moved} post(s)."
-        if skipped:
-            text += f" {skipped} were not {allowed} and were left alone."
-        self.message_user(request, text, messages.SUCCESS if moved else messages.WARNING)
+        self.apply_to_each(
+            request,
+            queryset,
+            service,
+            keyword="post",
+            fields=("status",),
+            done=f"{verb} {{}} post(s).",
+            skipped=f"{{}} were not {allowed} and were left alone.",
+        )
 
     @admin.action(description="Cancel the selected posts", permissions=["change"])
     def cancel_posts(self, request: HttpRequest, queryset: QuerySet[Post]) -> None:

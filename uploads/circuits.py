@@ -40,9 +40,8 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from monitoring.models import Alert
-from monitoring.services import alerts_raise_for_platform, alerts_resolve_for_platform
 from uploads.models import ErrorKind, PlatformCircuit, Post, PostStatus
+from uploads.signals import circuit_closed, circuit_opened
 
 logger = logging.getLogger(__name__)
 
@@ -74,16 +73,15 @@ def _open_fields(now: datetime, retry_at: datetime) -> dict[str, object]:
     }
 
 
-def _alert_raise(platform: str, why: str, message: str, retry_at: datetime) -> None:
+def _announce_open(platform: str, why: str, message: str, retry_at: datetime) -> None:
     label = PlatformCircuit(platform=platform).get_platform_display()
-    alerts_raise_for_platform(
+    circuit_opened.send(
+        sender=PlatformCircuit,
         platform=platform,
-        kind=Alert.Kind.PLATFORM_CIRCUIT_OPEN,
         message=(
             f"{label} is paused: {why} (last: {message or 'no message'}). One probe post "
             f"goes out after {retry_at:%Y-%m-%d %H:%M:%S} UTC; its success resumes posting."
         ),
-        severity=Alert.Severity.CRITICAL,
     )
 
 
@@ -108,7 +106,7 @@ def circuit_record_failure(
     ):
         logger.warning("%s: still failing after the cool-down; paused again", platform)
         # An operator may have resolved the first alert meanwhile: say it again.
-        _alert_raise(platform, "still failing after a cool-down", message, retry_at)
+        _announce_open(platform, "still failing after a cool-down", message, retry_at)
         return True
     # Open: posts sent before it opened tell nothing new, and must not extend the pause.
     if not row.filter(state=State.CLOSED).update(
@@ -120,7 +118,7 @@ def circuit_record_failure(
     if not row.filter(state=State.CLOSED, consecutive_failures__gte=threshold).update(**opening):
         return False
     logger.warning("%s: %d infrastructure failures in a row; paused", platform, threshold)
-    _alert_raise(platform, f"{threshold} infrastructure failures in a row", message, retry_at)
+    _announce_open(platform, f"{threshold} infrastructure failures in a row", message, retry_at)
     return True
 
 
@@ -146,7 +144,7 @@ def circuit_record_success(*, platform: str, now: datetime | None = None) -> boo
     if not row.filter(state=State.HALF_OPEN).update(**_CLOSED_FIELDS, updated_at=now):
         return False
     logger.info("%s: the probe went through; posting resumes", platform)
-    alerts_resolve_for_platform(platform=platform, kind=Alert.Kind.PLATFORM_CIRCUIT_OPEN)
+    circuit_closed.send(sender=PlatformCircuit, platform=platform)
     return True
 
 
@@ -158,7 +156,7 @@ def circuit_close(*, platform: str, now: datetime | None = None) -> bool:
         .exclude(state=State.CLOSED, consecutive_failures=0)
         .update(**_CLOSED_FIELDS, updated_at=now)
     )
-    alerts_resolve_for_platform(platform=platform, kind=Alert.Kind.PLATFORM_CIRCUIT_OPEN)
+    circuit_closed.send(sender=PlatformCircuit, platform=platform)
     return bool(closed)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -32,7 +32,6 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, F, Max, Q, QuerySet, Value, When, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
-from kombu.exceptions import BatchPublishError
 
 from accounts.models import Account
 from uploads.circuits import (
@@ -41,6 +40,7 @@ from uploads.circuits import (
     circuit_probe_sent,
     circuits_gate,
 )
+from uploads.messages import publish_messages_send
 from uploads.models import (
     DISPATCHABLE,
     PlatformCircuit,
@@ -283,30 +283,6 @@ def _dispatch_chunk(
             after_queue(post_ids)
         transaction.on_commit(lambda: publish_messages_send(post_ids))
     return post_ids
-
-
-def publish_messages_send(post_ids: Iterable[int]) -> None:
-    """One "publish post N now" message per post, over one broker connection.
-
-    Celery's own `apply_async` builds each message; kombu's publish batch
-    pipelines them (on Redis; other transports publish them one by one).
-    """
-    from uploads.tasks import publish_post
-
-    post_ids = list(post_ids)
-    if not post_ids:
-        return
-    try:
-        with publish_post.app.producer_or_acquire() as producer, producer.batch():
-            for post_id in post_ids:
-                publish_post.apply_async((post_id,), producer=producer)
-    except BatchPublishError:
-        # Some may have reached the broker, some not: send them all again,
-        # one by one with Celery's retries. A second message is harmless
-        # (the worker's claim is a conditional UPDATE).
-        logger.warning("publish batch failed, sending %d one by one", len(post_ids), exc_info=True)
-        for post_id in post_ids:
-            publish_post.apply_async((post_id,))
 
 
 def posts_dispatch(*, now: datetime | None = None, chunk_accounts: int | None = None) -> int:

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Workspace
+from core.errors import RowErrors, ServiceError
 from uploads.models import DISPATCHABLE, Campaign, Post, PostStatus
 from uploads.validation import aware_schedule, post_errors
 
@@ -75,7 +75,7 @@ def post_create(
     if campaign is not None and campaign.workspace_id != workspace.pk:
         errors["campaign"] = ["No such campaign in this workspace."]
     if errors:
-        raise ValidationError(errors)
+        raise ServiceError(errors)
     return Post.objects.create(
         workspace=workspace,
         account=account,
@@ -96,12 +96,6 @@ class BulkResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-class BulkValidationError(Exception):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(errors)} rows have errors; nothing was saved.")
-        self.errors = errors
-
-
 def posts_bulk_create(
     *,
     workspace: Workspace,
@@ -116,9 +110,9 @@ def posts_bulk_create(
     """
     known_errors = known_errors or {}
     if not rows:
-        raise BulkValidationError([{"row": None, "errors": {"posts": ["No rows given."]}}])
+        raise RowErrors([{"row": None, "errors": {"posts": ["No rows given."]}}])
     if len(rows) > BULK_MAX_ROWS:
-        raise BulkValidationError(
+        raise RowErrors(
             [{"row": None, "errors": {"posts": [f"At most {BULK_MAX_ROWS} rows a call."]}}]
         )
     parsed = [row for row in rows if row is not None]
@@ -167,7 +161,7 @@ def posts_bulk_create(
             )
         )
     if errors:
-        raise BulkValidationError(errors)
+        raise RowErrors(errors)
     with transaction.atomic():
         return Post.objects.bulk_create(prepared, batch_size=500)
 

@@ -28,9 +28,3 @@ class AccountOutputSerializer(serializers.ModelSerializer):
 
 class AccountPauseInputSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
-
-
-class DetailSerializer(serializers.Serializer):
-    """The body of an error answer that has a message rather than field errors."""
-
-    detail = serializers.CharField()

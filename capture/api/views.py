@@ -20,15 +20,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.serializers import DetailSerializer
-from accounts.api.views import (
-    VIEWER_MESSAGE,
-    Conflict,
-    caller_roles,
-    caller_workspace_ids,
-    workspace_for_write,
-)
-from accounts.selectors import WRITE_ROLES, account_get
+from accounts.selectors import account_get
 from capture.api.authentication import IngestCaller, IngestTokenAuthentication
 from capture.api.serializers import (
     AppendOutputSerializer,
@@ -42,12 +34,19 @@ from capture.models import CapturedSession
 from capture.selectors import captured_session_get, captured_session_list
 from capture.services import (
     MAX_EVENTS_PER_BATCH,
-    SessionNotRecording,
     session_close,
     session_events_append,
     session_open,
     session_screenshot_add,
 )
+from core.api import (
+    VIEWER_MESSAGE,
+    DetailSerializer,
+    caller_roles,
+    caller_workspace_ids,
+    workspace_for_write,
+)
+from core.tenancy import WRITE_ROLES
 
 NOT_FOUND = "No such captured session in your workspaces."
 
@@ -105,19 +104,16 @@ class CapturedSessionViewSet(
             if account is None:
                 raise ValidationError({"account": ["No such account in this workspace."]})
         token = request.auth if isinstance(request.user, IngestCaller) else None
-        try:
-            session = session_open(
-                workspace=workspace,
-                kind=data["kind"],
-                start_url=data.get("start_url", ""),
-                viewport=data.get("viewport"),
-                user_agent=data.get("user_agent", ""),
-                task=data.get("task", ""),
-                account=account,
-                token=token,
-            )
-        except ValueError as exc:
-            raise ValidationError({"non_field_errors": [str(exc)]}) from exc
+        session = session_open(
+            workspace=workspace,
+            kind=data["kind"],
+            start_url=data.get("start_url", ""),
+            viewport=data.get("viewport"),
+            user_agent=data.get("user_agent", ""),
+            task=data.get("task", ""),
+            account=account,
+            token=token,
+        )
         return Response(SessionOutputSerializer(session).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -150,10 +146,7 @@ class CapturedSessionViewSet(
                 }
             )
         session = self._session_for_write(pk)
-        try:
-            result = session_events_append(session=session, events=events)
-        except SessionNotRecording as exc:
-            raise Conflict(str(exc)) from exc
+        result = session_events_append(session=session, events=events)
         return Response(result.as_dict())
 
     @extend_schema(
@@ -168,16 +161,11 @@ class CapturedSessionViewSet(
         serializer = ScreenshotInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["image"]
-        try:
-            shot = session_screenshot_add(
-                session=session,
-                image_bytes=upload.read(),
-                sequence=serializer.validated_data.get("sequence"),
-            )
-        except SessionNotRecording as exc:
-            raise Conflict(str(exc)) from exc
-        except ValueError as exc:
-            raise ValidationError({"image": [str(exc)]}) from exc
+        shot = session_screenshot_add(
+            session=session,
+            image_bytes=upload.read(),
+            sequence=serializer.validated_data.get("sequence"),
+        )
         return Response(ScreenshotOutputSerializer(shot).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(

@@ -17,7 +17,7 @@ from pytest_django.fixtures import Settings
 from accounts.models import Account, Workspace
 from accounts.services import account_set_cookies
 from browsers.models import BrowserProfile
-from monitoring.beat import BEAT_LOCK, scheduler_lock_hold
+from core.beat import BEAT_LOCK, scheduler_lock_hold
 from monitoring.models import Alert
 from monitoring.services import alert_raise
 from uploads.models import Campaign, PlatformCircuit, Post, PostAttempt, PostStatus, RateLimitRule

@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from capture.recording import RECORDER_PATH, recorder_bootstrap
+from capture.recorder import RECORDER_PATH, recorder_bootstrap
 
 pytestmark = pytest.mark.e2e
 

@@ -37,7 +37,7 @@ def test_celery_is_configured_for_never_twice_never_lost() -> None:
     for lease in (settings.FARM_PUBLISH_LEASE_SECONDS, settings.FARM_PROFILE_LEASE_SECONDS):
         assert lease >= settings.FARM_LEASE_HEARTBEAT_SECONDS * 3
     # Beat goes through the farm-wide lock.
-    assert app.conf.beat_scheduler == "monitoring.beat:SingleBeatScheduler"
+    assert app.conf.beat_scheduler == "core.beat:SingleBeatScheduler"
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["options"]["expires"] > 0
 

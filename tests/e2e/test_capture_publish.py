@@ -69,7 +69,7 @@ def test_a_broken_recorder_never_stops_a_post(
     account, _ = sandbox_account(workspace, "sam")
     post = post_create(workspace=workspace, account=account, title="Still goes out")
     try:
-        with caplog.at_level(logging.WARNING, logger="capture.recording"):
+        with caplog.at_level(logging.WARNING, logger="uploads.recording"):
             (post,) = queue_and_publish(pool, post)
     finally:
         recording.recorder_source.cache_clear()

@@ -31,7 +31,7 @@ from accounts.models import Workspace
 from browsers.pages import page_left_wait
 from capture.models import CapturedSession
 from capture.services import ingest_token_create
-from config.processes import free_port
+from core.processes import free_port
 from sandbox.models import SandboxPost
 
 from .conftest import wait_until

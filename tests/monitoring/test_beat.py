@@ -9,13 +9,13 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from config.celery import app
-from monitoring.beat import (
+from core.beat import (
     BEAT_LOCK,
     SingleBeatScheduler,
     scheduler_lock_hold,
     scheduler_lock_release,
 )
-from monitoring.models import SchedulerLock
+from core.models import SchedulerLock
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.db import connection
 from django.db.models import Count
 
 from accounts.models import Workspace
-from monitoring.beat import BEAT_LOCK
-from monitoring.models import SchedulerLock
+from core.beat import BEAT_LOCK
+from core.models import SchedulerLock
 from sandbox.models import SandboxPost
 from tests.e2e.conftest import FarmProcesses, wait_until
 from tests.reliability.conftest import FAST, all_terminal, posts_create, sandbox_copies, statuses

@@ -15,7 +15,7 @@ from PIL import Image
 from accounts.models import Account, Workspace
 from uploads.models import DEFAULT_POST_LIMITS, Post, PostStatus, RateLimitRule
 from uploads.services import (
-    BulkValidationError,
+    RowErrors,
     post_cancel,
     post_create,
     post_requeue,
@@ -102,11 +102,11 @@ def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, accoun
         {"account": account.pk, "title": "fine"},
         {"account": 999999, "title": "who"},
     ]
-    with pytest.raises(BulkValidationError) as caught:
+    with pytest.raises(RowErrors) as caught:
         posts_bulk_create(workspace=workspace, rows=rows)
-    assert [e["row"] for e in caught.value.errors] == [1, 3]
-    assert "title" in caught.value.errors[0]["errors"]
-    assert "account" in caught.value.errors[1]["errors"]
+    assert [e["row"] for e in caught.value.rows] == [1, 3]
+    assert "title" in caught.value.rows[0]["errors"]
+    assert "account" in caught.value.rows[1]["errors"]
     assert Post.objects.count() == 0
     created = posts_bulk_create(workspace=workspace, rows=[rows[0], rows[2]])
     assert len(created) == 2 and Post.objects.count() == 2
@@ -120,9 +120,9 @@ def test_bulk_ids_past_any_key_are_no_such_account_not_a_database_error(
         {"account": account.pk, "title": "fine", "campaign": 10**30},
         {"account": True, "title": "a bool is not an id"},
     ]
-    with pytest.raises(BulkValidationError) as caught:
+    with pytest.raises(RowErrors) as caught:
         posts_bulk_create(workspace=workspace, rows=rows)
-    assert [(e["row"], list(e["errors"])) for e in caught.value.errors] == [
+    assert [(e["row"], list(e["errors"])) for e in caught.value.rows] == [
         (0, ["account"]),
         (1, ["campaign"]),
         (2, ["account"]),

@@ -11,14 +11,13 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.serializers import DetailSerializer
-from accounts.api.views import (
-    Conflict,
+from core.api import (
+    DetailSerializer,
     WorkspaceRolePermission,
     caller_workspace_ids,
-    service_errors,
     workspace_for_write,
 )
+from core.errors import StateConflict
 from training.api.serializers import ExportCreateInputSerializer, ExportOutputSerializer
 from training.models import Export
 from training.selectors import export_list
@@ -54,7 +53,7 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         workspace = workspace_for_write(request, data.pop("workspace", None))
-        with service_errors(), transaction.atomic():
+        with transaction.atomic():
             export = export_create(workspace=workspace, **data)
             export_enqueue(export=export)
         output = ExportOutputSerializer(export, context=self.get_serializer_context())
@@ -73,6 +72,6 @@ class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def rerun(self, request: Request, pk: str | None = None) -> Response:
         export = self.get_object()
         if not export_rerun(export=export):
-            raise Conflict("This export is being built right now; wait for it to finish.")
+            raise StateConflict("This export is being built right now; wait for it to finish.")
         export.refresh_from_db()
         return Response(ExportOutputSerializer(export, context=self.get_serializer_context()).data)

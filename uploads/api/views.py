@@ -22,16 +22,15 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from accounts.api.serializers import DetailSerializer
-from accounts.api.views import (
-    Conflict,
+from accounts.selectors import account_get
+from core.api import (
+    DetailSerializer,
     WorkspaceRolePermission,
-    caller_roles,
     caller_workspace_ids,
-    service_errors,
+    caller_writable_workspace_ids,
     workspace_for_write,
 )
-from accounts.selectors import WRITE_ROLES, account_get
+from core.errors import RowErrors, require_state_change
 from uploads.api.serializers import (
     BulkCreatedSerializer,
     BulkErrorsSerializer,
@@ -55,7 +54,6 @@ from uploads.selectors import (
     queue_summary,
 )
 from uploads.services import (
-    BulkValidationError,
     post_cancel,
     post_create,
     post_requeue,
@@ -142,21 +140,20 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             campaign = campaign_get(campaign_id=data["campaign"], workspace_id=workspace.pk)
             if campaign is None:
                 raise ValidationError({"campaign": ["No such campaign in this workspace."]})
-        with service_errors():
-            post = post_create(
-                workspace=workspace,
-                # None for an account of another workspace: the service answers
-                # "no such account", so its existence is not revealed.
-                account=account_get(account_id=data["account"], workspace_ids=[workspace.pk]),
-                title=data["title"],
-                caption=data["caption"],
-                kind=data["kind"],
-                media=data.get("media"),
-                priority=data["priority"],
-                scheduled_for=data.get("scheduled_for"),
-                schedule_timezone=data.get("timezone") or None,
-                campaign=campaign,
-            )
+        post = post_create(
+            workspace=workspace,
+            # None for an account of another workspace: the service answers
+            # "no such account", so its existence is not revealed.
+            account=account_get(account_id=data["account"], workspace_ids=[workspace.pk]),
+            title=data["title"],
+            caption=data["caption"],
+            kind=data["kind"],
+            media=data.get("media"),
+            priority=data["priority"],
+            scheduled_for=data.get("scheduled_for"),
+            schedule_timezone=data.get("timezone") or None,
+            campaign=campaign,
+        )
         output = PostOutputSerializer(post, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)
 
@@ -194,15 +191,10 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             workspace_id = None if raw in (None, "") else int(raw)
         try:
             workspace = workspace_for_write(request, workspace_id)
-        except ValidationError as exc:
-            return Response(
-                {"errors": [{"row": None, "errors": exc.detail}]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        try:
-            posts = posts_bulk_create(workspace=workspace, rows=rows, known_errors=row_errors)
-        except BulkValidationError as exc:
-            return Response({"errors": exc.errors}, status=status.HTTP_400_BAD_REQUEST)
+        except ValidationError as exc:  # in the bulk answer's shape: an error of no one row
+            raise RowErrors([{"row": None, "errors": exc.detail}]) from exc
+        # Bad rows raise RowErrors: the exception handler answers them.
+        posts = posts_bulk_create(workspace=workspace, rows=rows, known_errors=row_errors)
         output = PostOutputSerializer(posts, many=True, context=self.get_serializer_context())
         return Response({"posts": output.data}, status=status.HTTP_201_CREATED)
 
@@ -214,12 +206,15 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         post = self.get_object()
-        if not post_cancel(post=post):
-            post.refresh_from_db(fields=["status"])
-            raise Conflict(
-                f"The post is {post.get_status_display().lower()}; only a post no worker has "
-                "started on (scheduled, queued, waiting to retry or rate limited) can be cancelled."
-            )
+        require_state_change(
+            post_cancel(post=post),
+            post,
+            field="status",
+            allowed=(
+                "a post no worker has started on (scheduled, queued, waiting to retry or "
+                "rate limited) can be cancelled"
+            ),
+        )
         return Response(self._fresh(post))
 
     @extend_schema(
@@ -230,12 +225,12 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=True, methods=["post"])
     def requeue(self, request: Request, pk: str | None = None) -> Response:
         post = self.get_object()
-        if not post_requeue(post=post):
-            post.refresh_from_db(fields=["status"])
-            raise Conflict(
-                f"The post is {post.get_status_display().lower()}; only dead, failed or "
-                "cancelled posts can be requeued."
-            )
+        require_state_change(
+            post_requeue(post=post),
+            post,
+            field="status",
+            allowed="dead, failed or cancelled posts can be requeued",
+        )
         return Response(self._fresh(post))
 
     @extend_schema(
@@ -273,7 +268,7 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         serializer = RequeueDeadInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         ids = list(dict.fromkeys(serializer.validated_data["ids"]))
-        writable = [w for w, role in caller_roles(request).items() if role in WRITE_ROLES]
+        writable = caller_writable_workspace_ids(request)
         posts = post_list(workspace_ids=writable).filter(pk__in=ids).only("pk", "status")
         result = posts_requeue_dead(posts=posts)
         requeued = set(result.requeued)

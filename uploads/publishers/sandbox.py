@@ -18,8 +18,8 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from accounts.services import account_set_cookies
 from browsers.pages import page_left_wait
-from uploads.publishers import register
 from uploads.publishers.base import (
     BrowserBrokeError,
     ContentRejectedError,
@@ -63,7 +63,6 @@ def _base_url() -> str:
     return settings.SANDBOX_BASE_URL.rstrip("/")
 
 
-@register
 class SandboxPublisher(Publisher):
     platform = "sandbox"
     caption_max_length = 2200
@@ -144,8 +143,6 @@ class SandboxPublisher(Publisher):
         submit = driver.find_element(*_testid("login-submit"))
         submit.click()
         self._wait_for_next_page(driver, submit)
-        from accounts.services import account_set_cookies
-
         # Kept encrypted so a browser on another host can start logged in.
         account_set_cookies(account=account, cookies=driver.get_cookies())
 

@@ -17,44 +17,34 @@ screenshots per post, not one per event.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.abstract_event_listener import AbstractEventListener
 from selenium.webdriver.support.event_firing_webdriver import EventFiringWebDriver
 
-if TYPE_CHECKING:
-    from selenium.webdriver.remote.webdriver import WebDriver
-    from selenium.webdriver.remote.webelement import WebElement
-
-    from capture.models import CapturedSession, Screenshot
-    from uploads.models import Post, PostAttempt
+from capture.models import CapturedSession, Interaction, Screenshot
+from capture.recorder import recorder_bootstrap
+from capture.services import (
+    capture_settings_get,
+    session_close,
+    session_events_append,
+    session_open,
+    session_screenshot_add,
+)
+from uploads.models import Post, PostAttempt
+from uploads.publishers import BrowserBrokeError
 
 logger = logging.getLogger(__name__)
 
-RECORDER_PATH = Path(__file__).resolve().parent / "recorder" / "recorder.js"
 ACTION_KINDS = frozenset({"click", "input", "submit"})
-
-
-@cache
-def recorder_source() -> str:
-    return RECORDER_PATH.read_text(encoding="utf-8")
-
-
-def recorder_bootstrap(*, session_id: str, allow_list: list[str]) -> str:
-    """recorder.js followed by its start() call for one session."""
-    options = json.dumps({"sessionId": session_id, "allowList": allow_list})
-    return (
-        f"{recorder_source()}\n;try {{ window.__farmRecorder.start({options}); }} catch (e) {{}}\n"
-    )
 
 
 _DRAIN = "return window.__farmRecorder ? window.__farmRecorder.drain() : null;"
@@ -167,7 +157,6 @@ class PublishRecording:
         return self.raw_driver.get_screenshot_as_png()
 
     def _store(self, events: Any) -> list[dict[str, Any]]:
-        from capture.services import session_events_append
 
         if not isinstance(events, list) or not events:
             return []
@@ -217,7 +206,6 @@ class PublishRecording:
         return image_now
 
     def _screenshot_store(self, image: bytes, sequences: list[int | None]) -> Screenshot:
-        from capture.services import session_screenshot_add
 
         shot = session_screenshot_add(
             session=self.session, image_bytes=image, sequence=sequences[0], webp_ok=True
@@ -231,7 +219,6 @@ class PublishRecording:
 
     def finish(self, *, failed: bool, browser_usable: bool) -> None:
         """The last drain and screenshot (when the browser can still answer), then close."""
-        from capture.services import session_close
 
         started = time.monotonic()
         out_of_time: SoftTimeLimitExceeded | None = None
@@ -291,8 +278,6 @@ def interactions_screenshot_link(
     *, session: CapturedSession, screenshot: Screenshot, sequences: list[int | None]
 ) -> int:
     """Point more of the session's interactions at one screenshot (the same page)."""
-    from capture.models import Interaction
-
     return Interaction.objects.filter(
         session=session,
         sequence__in=[s for s in sequences if s is not None],
@@ -301,8 +286,6 @@ def interactions_screenshot_link(
 
 
 def _allow_list(workspace: Any) -> list[str]:
-    from capture.services import capture_settings_get
-
     return [str(name) for name in capture_settings_get(workspace=workspace).input_allow_list or []]
 
 
@@ -314,9 +297,6 @@ def _task_text(post: Post) -> str:
 
 
 def _recording_open(*, driver: WebDriver, post: Post, attempt: PostAttempt) -> PublishRecording:
-    from capture.models import CapturedSession
-    from capture.services import session_open
-
     account = post.account
     profile = getattr(account, "browser_profile", None)
     page = driver.execute_script(_ENVIRONMENT) or {}
@@ -342,8 +322,6 @@ def _browser_usable(exc: BaseException | None) -> bool:
     """Whether the browser may still answer: not after it broke or time ran out."""
     if exc is None:
         return True
-    from uploads.publishers import BrowserBrokeError
-
     return not isinstance(exc, BrowserBrokeError | SoftTimeLimitExceeded)
 
 
@@ -380,9 +358,6 @@ def capture_publish_run(
 
 def _session_abandon(attempt: PostAttempt) -> None:
     """A session opened for the attempt but never installed is closed, not left recording."""
-    from capture.models import CapturedSession
-    from capture.services import session_close
-
     try:
         session = CapturedSession.objects.filter(
             attempt=attempt, state=CapturedSession.State.RECORDING

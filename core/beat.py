@@ -30,7 +30,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_celery_beat.schedulers import DatabaseScheduler
 
-from monitoring.models import SchedulerLock
+from core.models import SchedulerLock
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from accounts.models import Account, Workspace
 from accounts.services import account_create, membership_add, workspace_create
 from capture.models import CapturedSession, Screenshot
 from config.celery import app as celery_app
-from config.processes import FarmProcesses, free_port
+from core.processes import FarmProcesses, free_port
 from sandbox.models import SandboxAccount, SandboxPost
 from sandbox.services import sandbox_account_create
 from uploads.models import TERMINAL, Post, PostAttempt, PostStatus

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from config.processes import FarmProcesses, free_port
+from core.processes import FarmProcesses, free_port
 
 
 class Command(BaseCommand):

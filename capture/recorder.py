@@ -1,0 +1,22 @@
+"""The recorder script, and the bootstrap that starts it in a page for one session."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+RECORDER_PATH = Path(__file__).resolve().parent / "recorder" / "recorder.js"
+
+
+@cache
+def recorder_source() -> str:
+    return RECORDER_PATH.read_text(encoding="utf-8")
+
+
+def recorder_bootstrap(*, session_id: str, allow_list: list[str]) -> str:
+    """recorder.js followed by its start() call for one session."""
+    options = json.dumps({"sessionId": session_id, "allowList": allow_list})
+    return (
+        f"{recorder_source()}\n;try {{ window.__farmRecorder.start({options}); }} catch (e) {{}}\n"
+    )

@@ -1,0 +1,185 @@
+"""A session as a ZIP with a manifest of checksums; the retention task that archives old ones."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Workspace
+from capture.models import (
+    CapturedSession,
+    CaptureSettings,
+    Interaction,
+    Screenshot,
+)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def session_payload(session: CapturedSession) -> dict[str, Any]:
+    """The session row as it goes into an archive's session.json."""
+    return {
+        "id": str(session.pk),
+        "workspace": session.workspace.slug,
+        "kind": session.kind,
+        "state": session.state,
+        "account_id": session.account_id,
+        "profile_id": session.profile_id,
+        "attempt_id": session.attempt_id,
+        "started_at": session.started_at.isoformat(),
+        "ended_at": session.ended_at.isoformat() if session.ended_at else None,
+        "start_url": session.start_url,
+        "viewport": {"width": session.viewport_width, "height": session.viewport_height},
+        "user_agent": session.user_agent,
+        "task": session.task,
+        "completeness": session.completeness,
+        "selector_reliability": session.selector_reliability,
+        "training_value": session.training_value,
+        "quality": session.quality,
+        "quality_details": session.quality_details,
+        "rejection_reason": session.rejection_reason,
+        "events_count": session.events_count,
+        "masked_kinds": session.masked_kinds,
+    }
+
+
+def interaction_payload(row: Interaction) -> dict[str, Any]:
+    return {
+        "sequence": row.sequence,
+        "timestamp_ms": row.timestamp_ms,
+        "kind": row.kind,
+        "url": row.url,
+        "title": row.title,
+        "value": row.value,
+        "masked_kinds": row.masked_kinds,
+        "target": row.target,
+        "scroll": (
+            {"x": row.scroll_x, "y": row.scroll_y}
+            if row.scroll_x is not None or row.scroll_y is not None
+            else None
+        ),
+        "found_in_dom": row.found_in_dom,
+        "dom_changed": row.dom_changed,
+        "screenshot_id": row.screenshot_id,
+    }
+
+
+def session_archive(*, session: CapturedSession) -> CapturedSession:
+    """Write the session's ZIP, then remove its raw interaction and screenshot rows.
+
+    The ZIP holds session.json, interactions.jsonl, screenshots/*.webp and a
+    manifest.json listing each file's SHA-256. Archiving twice does nothing.
+    """
+    with transaction.atomic():
+        locked = (
+            CapturedSession.objects.select_for_update()
+            .select_related("workspace")
+            .get(pk=session.pk)
+        )
+        if locked.state == CapturedSession.State.ARCHIVED:
+            return locked
+        previous_state = locked.state
+        buffer = io.BytesIO()
+        manifest: dict[str, dict[str, Any]] = {}
+        shots = list(Screenshot.objects.filter(session=locked).order_by("sequence", "id"))
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            payload = session_payload(locked)
+            payload["state_before_archive"] = previous_state
+            payload["screenshots"] = []
+            shot_names: dict[int, str] = {}
+            for shot in shots:
+                label = shot.sequence if shot.sequence is not None else "none"
+                name = f"screenshots/{label}-{shot.pk}.webp"
+                shot_names[shot.pk] = name
+                payload["screenshots"].append(
+                    {
+                        "id": shot.pk,
+                        "file": name,
+                        "sequence": shot.sequence,
+                        "width": shot.width,
+                        "height": shot.height,
+                        "sha256": shot.sha256,
+                        "taken_at": shot.taken_at.isoformat(),
+                    }
+                )
+            lines = io.StringIO()
+            for row in (
+                Interaction.objects.filter(session=locked)
+                .order_by("sequence")
+                .iterator(chunk_size=2000)
+            ):
+                item = interaction_payload(row)
+                item["screenshot"] = (
+                    shot_names.get(row.screenshot_id) if row.screenshot_id else None
+                )
+                lines.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+                lines.write("\n")
+            files: list[tuple[str, bytes]] = [
+                ("session.json", json.dumps(payload, indent=2, ensure_ascii=False).encode()),
+                ("interactions.jsonl", lines.getvalue().encode()),
+            ]
+            for shot in shots:
+                with shot.image.open("rb") as fh:
+                    files.append((shot_names[shot.pk], fh.read()))
+            for name, data in files:
+                archive.writestr(name, data)
+                manifest[name] = {"sha256": _sha256(data), "size": len(data)}
+            archive.writestr(
+                "manifest.json",
+                json.dumps(
+                    {"session": str(locked.pk), "files": manifest}, indent=2, sort_keys=True
+                ),
+            )
+        locked.archive.save(f"{locked.pk}.zip", ContentFile(buffer.getvalue()), save=False)
+        image_names = [shot.image.name for shot in shots]
+        Interaction.objects.filter(session=locked).delete()
+        Screenshot.objects.filter(session=locked).delete()
+        locked.state = CapturedSession.State.ARCHIVED
+        locked.archived_at = timezone.now()
+        locked.save()
+        # Files go only once the rows are gone for good.
+        transaction.on_commit(lambda: _delete_files(image_names))
+    return locked
+
+
+def _delete_files(names: list[str]) -> None:
+    from django.core.files.storage import default_storage
+
+    for name in names:
+        if name:
+            default_storage.delete(name)
+
+
+def sessions_archive_expired(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Archive sessions older than their workspace's retention; the beat task's service.
+
+    Idempotent: archived sessions are skipped, so overlapping runs do no harm.
+    """
+    now = now or timezone.now()
+    archived = 0
+    default_days = CaptureSettings._meta.get_field("retention_days").default
+    workspaces = Workspace.objects.values_list("pk", "capture_settings__retention_days")
+    for workspace_id, days in workspaces:
+        cutoff = now - timedelta(days=days if days is not None else default_days)
+        due = (
+            CapturedSession.objects.filter(workspace_id=workspace_id, started_at__lt=cutoff)
+            .filter(~Q(state=CapturedSession.State.ARCHIVED))
+            .values_list("pk", flat=True)[: max(limit - archived, 0)]
+        )
+        for pk in list(due):
+            session_archive(session=CapturedSession(pk=pk))
+            archived += 1
+        if archived >= limit:
+            break
+    return archived
