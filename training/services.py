@@ -24,7 +24,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
@@ -42,6 +41,7 @@ from capture.masking import (
 )
 from capture.models import CapturedSession, Interaction
 from core.errors import ServiceError
+from core.tasks import registered_task
 from training.formats import (
     FORMATS,
     MAX_NEARBY,
@@ -126,7 +126,7 @@ def export_filters_check(filters: Export | ExportSchedule) -> None:
 
 def export_enqueue(*, export: Export) -> None:
     """Send the build message once the export is committed (by the task's name: see EXPORT_TASK)."""
-    transaction.on_commit(lambda: current_app.tasks[EXPORT_TASK].delay(export.pk))
+    transaction.on_commit(lambda: registered_task(EXPORT_TASK).delay(export.pk))
 
 
 def export_rerun(*, export: Export, now: datetime | None = None) -> bool:

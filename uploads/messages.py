@@ -1,9 +1,8 @@
 """The one message the farm sends about a post: "publish post N now".
 
 Services below the tasks module (the dispatcher, the worker's hand-off)
-send it by the task's registered name, looked up in Celery's registry, so
-they do not import the tasks that import them. A test checks the name is
-registered.
+find the task by its registered name (`core.tasks.registered_task`), so they
+do not import the tasks that import them.
 """
 
 from __future__ import annotations
@@ -11,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from celery import current_app
 from kombu.exceptions import BatchPublishError
+
+from core.tasks import registered_task
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def publish_messages_send(post_ids: Iterable[int]) -> None:
     post_ids = list(post_ids)
     if not post_ids:
         return
-    publish_post = current_app.tasks[PUBLISH_TASK]
+    publish_post = registered_task(PUBLISH_TASK)
     try:
         with publish_post.app.producer_or_acquire() as producer, producer.batch():
             for post_id in post_ids:

@@ -16,6 +16,7 @@ from capture.services import (
     session_events_append,
     session_open,
 )
+from core.errors import ServiceError
 from tests.capture.conftest import make_event
 
 
@@ -37,7 +38,7 @@ def test_session_open_masks_task_and_url(workspace) -> None:
 
 
 def test_session_open_refuses_an_unknown_kind(workspace) -> None:
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ServiceError, match="kind"):
         session_open(workspace=workspace, kind="robot")
 
 
@@ -45,7 +46,7 @@ def test_session_open_refuses_another_workspaces_account(
     workspace, make_workspace, make_account
 ) -> None:
     other = make_account(make_workspace())
-    with pytest.raises(ValueError, match="account"):
+    with pytest.raises(ServiceError, match="account"):
         session_open(workspace=workspace, kind="automated", account=other)
 
 
@@ -123,7 +124,7 @@ def test_a_batch_costs_a_fixed_number_of_queries(make_session: Callable) -> None
 
 def test_over_a_thousand_events_is_refused(make_session: Callable) -> None:
     session = make_session()
-    with pytest.raises(ValueError, match="1000"):
+    with pytest.raises(ServiceError, match="1000"):
         session_events_append(session=session, events=[make_event(i) for i in range(1001)])
 
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from capture.models import Interaction
 from capture.services import session_events_append, session_screenshot_add
+from core.errors import ServiceError
 from tests.capture.conftest import make_event, png_bytes
 
 
@@ -52,14 +53,14 @@ def test_a_screenshot_links_to_its_interaction_either_way_round(make_session: Ca
 def test_other_files_are_refused_with_a_clear_message(
     make_session: Callable, data: bytes, message: str
 ) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ServiceError, match=message):
         session_screenshot_add(session=make_session(), image_bytes=data)
 
 
 def test_a_webp_upload_is_refused(make_session: Callable) -> None:
     out = io.BytesIO()
     Image.new("RGB", (8, 8)).save(out, format="WEBP")
-    with pytest.raises(ValueError, match="WEBP; send a PNG or a JPEG"):
+    with pytest.raises(ServiceError, match="WEBP; send a PNG or a JPEG"):
         session_screenshot_add(session=make_session(), image_bytes=out.getvalue())
 
 
@@ -85,5 +86,5 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 
 def test_a_decompression_bomb_is_refused_before_decoding(make_session: Callable) -> None:
-    with pytest.raises(ValueError, match="pixels"):
+    with pytest.raises(ServiceError, match="pixels"):
         session_screenshot_add(session=make_session(), image_bytes=_png_header_only(50_000, 50_000))
