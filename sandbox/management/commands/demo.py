@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from celery import current_app as celery_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -26,7 +27,6 @@ from PIL import Image, ImageDraw
 from accounts.models import Account, Workspace
 from accounts.services import account_create, membership_add, workspace_create
 from capture.models import CapturedSession, Screenshot
-from config.celery import app as celery_app
 from core.processes import FarmProcesses, free_port
 from sandbox.models import SandboxAccount, SandboxPost
 from sandbox.services import sandbox_account_create
