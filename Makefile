@@ -42,6 +42,7 @@ test-restarts: setup
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 # The console, API and workers, on the embedded default unless configured.
 serve: setup
