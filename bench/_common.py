@@ -43,8 +43,12 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from kombu import Connection
+    from kombu.transport.virtual import Channel as VirtualChannel
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "sqlite:///"  # what config.settings falls back to (a file in FARM_DATA_DIR)
@@ -65,6 +69,17 @@ def data_dir() -> Path:
     path = Path(os.environ.get("FARM_DATA_DIR", str(BASE_DIR / "var"))).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def virtual_channel(conn: Connection) -> VirtualChannel:
+    """The connection's default channel, with the queue calls the bench uses.
+
+    The farm's brokers (Redis, kombu's filesystem transport) are both kombu
+    virtual transports, whose channels have queue_declare, queue_purge,
+    queue_delete and basic_get; kombu types default_channel only as the
+    abstract StdChannel, which has none of them.
+    """
+    return cast("VirtualChannel", conn.default_channel)
 
 
 @dataclass(frozen=True)
@@ -230,11 +245,11 @@ class ThrowawayQueue:
                 raise RuntimeError(f"{task_name} routes to {queue.name!r}, not {self.name!r}")
 
     @contextlib.contextmanager
-    def _channel(self) -> Iterator[Any]:
+    def _channel(self) -> Iterator[VirtualChannel]:
         from config.celery import app
 
         with app.connection_for_write() as conn:
-            channel = conn.default_channel
+            channel = virtual_channel(conn)
             # Declaring binds the queue in this connection's state, which
             # queue_delete needs to find (and remove) its binding.
             app.amqp.queues[self.name](channel).declare()
@@ -250,7 +265,7 @@ class ThrowawayQueue:
         from config.celery import app
 
         with app.connection_for_write() as conn:
-            message = conn.default_channel.basic_get(self.name, no_ack=True)
+            message = virtual_channel(conn).basic_get(self.name, no_ack=True)
             if message is None:
                 return None
             return {
@@ -268,7 +283,7 @@ class ThrowawayQueue:
         from config.celery import app
 
         with app.connection_for_write() as conn:
-            channel = conn.default_channel
+            channel = virtual_channel(conn)
             # Declaring binds the queue in this connection's state, which
             # queue_delete needs to find (and remove) its binding.
             app.amqp.queues[self.name](channel).declare()
@@ -278,7 +293,8 @@ class ThrowawayQueue:
             if conn.transport.driver_type == "filesystem" and exchange == self.name:
                 # The filesystem transport keeps one routing table file per
                 # exchange; this one was the bench's own.
-                folder = Path(conn.transport_options.get("control_folder", "control"))
+                options = conn.transport_options or {}
+                folder = Path(options.get("control_folder", "control"))
                 with contextlib.suppress(FileNotFoundError):
                     (folder / f"{exchange}.exchange").unlink()
         return dropped

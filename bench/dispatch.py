@@ -38,6 +38,7 @@ Prints one JSON object on stdout; logs go to stderr.
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import math
 import os
@@ -228,7 +229,7 @@ def run_baseline() -> tuple[int, float]:
             Account.objects.filter(pk=account.pk).update(
                 quota_used=account.quota_used_on(today) + 1, quota_date=today
             )
-            transaction.on_commit(lambda pk=post.pk: publish_post.delay(pk))
+            transaction.on_commit(functools.partial(publish_post.delay, post.pk))
             queued += 1
     return queued, time.perf_counter() - started
 

@@ -173,7 +173,10 @@ def soak(
     lost = sum(1 for r in rows if r[0] not in TERMINAL and r[0] not in waiting) + sum(
         1 for r in posted if copies.get(str(r[1]), 0) == 0
     )
-    latencies = [(r[3] - r[2]).total_seconds() for r in posted]
+    latencies: list[float] = []
+    for _, _, scheduled_for, posted_at in posted:
+        assert posted_at is not None  # a posted post has its time
+        latencies.append((posted_at - scheduled_for).total_seconds())
     return {
         "posts_per_min": round(len(posted) / (ran_for / 60), 1),
         "duplicates": duplicates,

@@ -195,15 +195,16 @@ class TreeSampler:
             try:
                 cmdline = child.cmdline()
                 if self.kind == "pss":
-                    info = child.memory_full_info()
-                    pss = getattr(info, "pss", None)
+                    full = child.memory_full_info()
+                    pss = getattr(full, "pss", None)
                     if pss is None:
                         self.kind = "rss"
-                    amount = info.rss if pss is None else pss
-                    tree.uss += getattr(info, "uss", 0)
+                    rss = full.rss
+                    amount = rss if pss is None else pss
+                    tree.uss += getattr(full, "uss", 0)
                 else:
-                    info = child.memory_info()
-                    amount = info.rss
+                    rss = child.memory_info().rss
+                    amount = rss
             except psutil.AccessDenied:
                 # PSS needs /proc/<pid>/smaps; without it, say so and count RSS.
                 self.kind = "rss"
@@ -211,7 +212,7 @@ class TreeSampler:
             except psutil.Error:
                 continue  # the process ended between listing and reading
             tree.total += amount
-            tree.rss += info.rss
+            tree.rss += rss
             kind = _process_type(cmdline)
             tree.by_type[kind] = tree.by_type.get(kind, 0.0) + amount
         return tree
@@ -454,7 +455,9 @@ def latencies(post_ids: list[int]) -> list[float]:
         post_id__in=post_ids, outcome=PostAttempt.Outcome.POSTED
     ).values_list("post_id", "started_at"):
         if post_id in posted_at and started is not None:
-            out.append((posted_at[post_id] - started).total_seconds())
+            finished = posted_at[post_id]
+            assert finished is not None  # a posted post has its time
+            out.append((finished - started).total_seconds())
     return out
 
 

@@ -108,7 +108,7 @@ class DriverPool:
         idle_seconds: float | None = None,
         opener: Callable[[BrowserProfile], WebDriver] = driver_open,
         on_release: Callable[[int], None] | None = None,
-        on_heartbeat: Callable[[str], None] | None = None,
+        on_heartbeat: Callable[[str], object] | None = None,
         holder: str | None = None,
     ) -> None:
         self.size = size or settings.FARM_BROWSER_POOL_SIZE

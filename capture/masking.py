@@ -214,7 +214,11 @@ def _mask_text_cached(text: str) -> tuple[str, frozenset[str]]:
         if pattern is _IPV6_RE and not has_colons:
             continue
 
-        def replace(match: re.Match[str], kind: str = kind, check=check) -> str:
+        def replace(
+            match: re.Match[str],
+            kind: str = kind,
+            check: Callable[[re.Match[str]], Verdict] = check,
+        ) -> str:
             verdict = check(match)
             if verdict is False:
                 return match.group()

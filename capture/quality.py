@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +96,7 @@ def best_selector_score(target: Any) -> float:
     return best
 
 
-def _found_in_dom(event: dict[str, Any]) -> bool:
+def _found_in_dom(event: Mapping[str, Any]) -> bool:
     found = event.get("found_in_dom")
     if found is not None:
         return bool(found)
@@ -107,7 +108,7 @@ def _found_in_dom(event: dict[str, Any]) -> bool:
     return bool(tag) and f"<{tag.lower()}" in snippet.lower()
 
 
-def _reacted(events: list[dict[str, Any]], i: int) -> bool:
+def _reacted(events: Sequence[Mapping[str, Any]], i: int) -> bool:
     click = events[i]
     if click.get("dom_changed"):
         return True
@@ -127,7 +128,9 @@ def _reacted(events: list[dict[str, Any]], i: int) -> bool:
     return False
 
 
-def session_scores(*, interactions: list[dict[str, Any]], screenshot_sequences: set[int]) -> Scores:
+def session_scores(
+    *, interactions: Sequence[Mapping[str, Any]], screenshot_sequences: set[int]
+) -> Scores:
     """Scores from a session's interactions (dicts with the event fields), in sequence order."""
     events = sorted(interactions, key=lambda e: e["sequence"])
     actions = [e for e in events if e["kind"] in ACTION_KINDS]

@@ -29,7 +29,8 @@ class SandboxAccountForm(forms.ModelForm):
         fields = ["handle", *FAULT_DEFAULTS]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.instance.pk is None and not cleaned.get("new_password"):
             self.add_error("new_password", "A new account needs a password.")
         return cleaned

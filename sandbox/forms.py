@@ -13,7 +13,9 @@ class LoginForm(forms.Form):
 class UploadForm(forms.Form):
     title = forms.CharField(max_length=200)
     caption = forms.CharField(required=False, strip=False)
-    media = forms.FileField(required=False)
+    # The form metaclass moves declared fields into base_fields, so this does not
+    # replace Form.media at run time; the stubs see a plain class attribute.
+    media = forms.FileField(required=False)  # type: ignore[assignment]
     publish_token = forms.CharField(max_length=64, required=False)
 
     def __init__(self, *args: Any, caption_max_length: int, **kwargs: Any) -> None:

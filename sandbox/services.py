@@ -57,6 +57,7 @@ def _validated_faults(faults: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"flaky_rate must be from 0 to 1, not {value!r}.")
         elif name == "reject_reason":
             max_length = SandboxAccount._meta.get_field("reject_reason").max_length
+            assert max_length is not None  # a CharField always has one
             if not isinstance(value, str) or len(value) > max_length:
                 raise ValueError(
                     f"reject_reason must be text of at most {max_length} characters, not {value!r}."

@@ -205,7 +205,9 @@ def session_steps(
         else:
             stats.skipped_other += 1
             continue
-        nearby = [n for n in target.get("nearby") or () if isinstance(n, dict)]
+        nearby: list[Mapping[str, Any]] = [
+            n for n in target.get("nearby") or () if isinstance(n, dict)
+        ]
         steps.append(
             Step(
                 sequence=row["sequence"],

@@ -44,7 +44,7 @@ class Problem:
     file: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        found = {"code": self.code, "message": self.message}
+        found: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.file:
             found["file"] = self.file
         if self.line is not None:
@@ -231,9 +231,12 @@ class Mind2WebValidator(_Validator):
                 if not isinstance(candidate, dict) or not isinstance(candidate.get("tag"), str):
                     self.error("bad_candidates", f"a {group} entry has no tag", line)
                     continue
+                raw = candidate.get("attributes")
                 try:
-                    attributes = json.loads(candidate.get("attributes"))
-                except (TypeError, ValueError):
+                    attributes = (
+                        json.loads(raw) if isinstance(raw, str | bytes | bytearray) else None
+                    )
+                except ValueError:
                     attributes = None
                 if not isinstance(attributes, dict):
                     self.error(

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Permission, User
 from django.db import connection
+from django.forms import ModelChoiceField
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -128,13 +129,13 @@ def test_summary_of_chosen_workspaces(two_farms: tuple[Workspace, Workspace]) ->
 
 @pytest.fixture
 def staff_client(
-    client: Client, make_user: Callable[..., object], two_farms: tuple[Workspace, Workspace]
+    client: Client, make_user: Callable[..., User], two_farms: tuple[Workspace, Workspace]
 ) -> Client:
     home, _ = two_farms
     user = make_user(home)
-    user.is_staff = True  # type: ignore[attr-defined]
-    user.save()  # type: ignore[attr-defined]
-    user.user_permissions.set(  # type: ignore[attr-defined]
+    user.is_staff = True
+    user.save()
+    user.user_permissions.set(
         Permission.objects.filter(
             codename__in=[
                 "view_workspace",
@@ -150,7 +151,7 @@ def staff_client(
             ]
         )
     )
-    client.force_login(user)  # type: ignore[arg-type]
+    client.force_login(user)
     return client
 
 
@@ -177,6 +178,7 @@ def test_staff_member_sees_only_their_workspace(
         assert set(page.context["cl"].result_list) == set(model_rows), name
 
     foreign = other.accounts.first()
+    assert foreign is not None
     page = staff_client.get(reverse("admin:accounts_account_change", args=[foreign.pk]))
     assert page.status_code == 302  # "does not exist", not the page
 
@@ -200,7 +202,9 @@ def test_staff_member_is_offered_only_their_workspaces(
     request = RequestFactory().get("/")
     request.user = staff_client.get(reverse("admin:index")).wsgi_request.user
     form = admin.site.get_model_admin(Account).get_form(request)()
-    assert set(form.fields["workspace"].queryset) == {home}
+    field = form.fields["workspace"]
+    assert isinstance(field, ModelChoiceField) and field.queryset is not None
+    assert set(field.queryset) == {home}
 
 
 @pytest.mark.parametrize(

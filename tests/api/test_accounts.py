@@ -7,12 +7,13 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
 from accounts.services import account_disable, account_set_cookies
+from tests.conftest import MemberClient
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNTS = "/api/v1/accounts/"
 
-MakeClient = Callable[..., APIClient]
+MakeClient = Callable[..., MemberClient]
 MakeAccount = Callable[..., Account]
 MakeWorkspace = Callable[..., Workspace]
 

@@ -7,13 +7,14 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
+from tests.conftest import MemberClient
 from uploads.models import Post
 
 pytestmark = pytest.mark.django_db
 
 BULK = "/api/v1/posts/bulk/"
 
-MakeClient = Callable[..., APIClient]
+MakeClient = Callable[..., MemberClient]
 MakeAccount = Callable[..., Account]
 MakeWorkspace = Callable[..., Workspace]
 

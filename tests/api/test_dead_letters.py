@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
+from tests.conftest import MemberClient
 from uploads.models import Post, PostAttempt, PostStatus
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 DEAD = "/api/v1/posts/dead/"
 REQUEUE_DEAD = "/api/v1/posts/dead/requeue/"
 
-MakeClient = Callable[..., APIClient]
+MakeClient = Callable[..., MemberClient]
 MakeAccount = Callable[..., Account]
 MakeWorkspace = Callable[..., Workspace]
 MakePost = Callable[..., Post]

@@ -12,13 +12,14 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
 from tests.api.conftest import png_bytes
+from tests.conftest import MemberClient
 from uploads.models import Campaign, Post, PostAttempt, PostStatus
 
 pytestmark = pytest.mark.django_db
 
 POSTS = "/api/v1/posts/"
 
-MakeClient = Callable[..., APIClient]
+MakeClient = Callable[..., MemberClient]
 MakeAccount = Callable[..., Account]
 MakeWorkspace = Callable[..., Workspace]
 MakePost = Callable[..., Post]

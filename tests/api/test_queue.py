@@ -8,6 +8,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
+from tests.conftest import MemberClient
 from uploads.models import Post, PostStatus
 from uploads.selectors import queue_summary
 
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = "/api/v1/queue/"
 
-MakeClient = Callable[..., APIClient]
+MakeClient = Callable[..., MemberClient]
 MakeAccount = Callable[..., Account]
 MakeWorkspace = Callable[..., Workspace]
 MakePost = Callable[..., Post]

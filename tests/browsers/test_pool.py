@@ -8,6 +8,7 @@ from datetime import timedelta
 import psutil
 import pytest
 from django.utils import timezone
+from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 from accounts.models import Account
 from browsers.models import BrowserProfile
@@ -30,7 +31,10 @@ def pools() -> Iterator[tuple[DriverPool, DriverPool]]:
 def browser_pids(pool: DriverPool) -> set[int]:
     pids = set()
     for entry in pool._entries.values():
-        service = psutil.Process(entry.driver.service.process.pid)
+        assert isinstance(entry.driver, ChromiumDriver)
+        process = entry.driver.service.process
+        assert process is not None
+        service = psutil.Process(process.pid)
         pids |= {p.pid for p in service.children(recursive=True)}
     return pids
 

@@ -10,8 +10,14 @@ import pytest
 from PIL import Image
 
 from accounts.models import Workspace
-from capture.models import CapturedSession
+from capture.models import CapturedSession, Interaction
 from capture.services import session_open
+
+
+def target_of(event: Interaction) -> dict[str, Any]:
+    """The element an event acted on, which the test expects it to have."""
+    assert event.target is not None, event.kind
+    return event.target
 
 
 @pytest.fixture(autouse=True)

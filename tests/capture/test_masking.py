@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from capture.masking import luhn_valid, mask_event, mask_text, mask_url
@@ -53,7 +55,7 @@ def test_each_kind_is_masked_inside_text(value: str, placeholder: str, kind: str
     ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
-    assert mask_text(text) == (text, set())
+    assert mask_text(text) == (text, frozenset())
 
 
 @pytest.mark.parametrize(
@@ -66,12 +68,12 @@ def test_ordinary_text_is_left_alone(text: str) -> None:
     ],
 )
 def test_ipv6_after_a_scheme_or_a_label_is_masked(text: str, masked: str) -> None:
-    assert mask_text(text) == (masked, {"ip"})
+    assert mask_text(text) == (masked, frozenset({"ip"}))
 
 
 def test_colon_runs_that_are_not_addresses_are_left_alone() -> None:
     for text in ("00:1a:2b:3c:4d:5e", "1:2:3:4:5:6:7:8:9", "at 10:15:30:250", "a::b::c"):
-        assert mask_text(text) == (text, set())
+        assert mask_text(text) == (text, frozenset())
 
 
 def test_luhn() -> None:
@@ -80,7 +82,7 @@ def test_luhn() -> None:
 
 
 def test_a_card_followed_by_another_number_keeps_the_number() -> None:
-    assert mask_text("4111 1111 1111 1111 2024") == ("[CARD] 2024", {"card"})
+    assert mask_text("4111 1111 1111 1111 2024") == ("[CARD] 2024", frozenset({"card"}))
 
 
 def test_percent_encoded_values_in_urls_are_caught() -> None:
@@ -90,7 +92,7 @@ def test_percent_encoded_values_in_urls_are_caught() -> None:
 
 
 def test_mask_event_covers_every_field_and_records_kinds() -> None:
-    event = {
+    event: dict[str, Any] = {
         "sequence": 1,
         "kind": "input",
         "value": "jane@example.com",

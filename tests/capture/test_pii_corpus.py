@@ -57,7 +57,7 @@ def _variants(value: str) -> set[str]:
 
 
 def _database_text() -> str:
-    parts = []
+    parts: list[str] = []
     with connection.cursor() as cursor:
         for table in CAPTURE_TABLES:
             cursor.execute(f"SELECT * FROM {table}")

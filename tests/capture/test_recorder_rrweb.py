@@ -14,6 +14,7 @@ from accounts.models import Workspace
 from capture.models import CapturedSession
 from capture.rrweb import RrwebError, rrweb_convert
 from capture.services import capture_settings_get
+from tests.capture.conftest import target_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rrweb_upload.json"
 
@@ -73,7 +74,7 @@ def test_the_recording_becomes_a_session_with_resolved_targets(workspace: Worksp
     assert events[10].value == "checked"
     assert events[11].scroll_y == 240 and events[11].target is None
 
-    sign_in = events[4].target
+    sign_in = target_of(events[4])
     assert sign_in["name"] == "Sign in" and sign_in["role"] == "button"
     assert sign_in["selectors"][0] == {
         "kind": "testid",
@@ -94,7 +95,7 @@ def test_the_recording_becomes_a_session_with_resolved_targets(workspace: Worksp
     assert 0 < len(sign_in["nearby"]) <= 5
     assert events[4].found_in_dom is True
 
-    handle_target = handle.target
+    handle_target = target_of(handle)
     assert handle_target["name"] == "Handle"
     assert {"kind": "label", "value": 'label="Handle"', "score": 0.8, "unique": True} in (
         handle_target["selectors"]
@@ -103,11 +104,11 @@ def test_the_recording_becomes_a_session_with_resolved_targets(workspace: Worksp
         handle_target["selectors"]
     )
     # Two links read "Help": their role and text selectors are not unique and score lower.
-    help_link = {s["kind"]: s for s in events[5].target["selectors"]}
+    help_link = {s["kind"]: s for s in target_of(events[5])["selectors"]}
     assert help_link["role"]["unique"] is False and help_link["role"]["score"] == 0.45
     assert help_link["text"]["unique"] is False and help_link["text"]["score"] == 0.35
-    assert events[12].target["name"] == "Add a tag"
-    assert events[13].target["selectors"][0]["value"] == '[data-testid="upload-submit"]'
+    assert target_of(events[12])["name"] == "Add a tag"
+    assert target_of(events[13])["selectors"][0]["value"] == '[data-testid="upload-submit"]'
 
     # No typed or preset value survives: not as a value, not in a snippet or attribute.
     stored = json.dumps([[e.value, e.target, e.url, e.title] for e in events], ensure_ascii=False)

@@ -28,6 +28,7 @@ def test_png_and_jpeg_are_stored_as_webp(make_session: Callable, fmt: str) -> No
     assert Image.open(io.BytesIO(data)).format == "WEBP"
     assert (shot.width, shot.height, shot.size_bytes) == (64, 48, len(data))
     assert shot.sha256 == hashlib.sha256(data).hexdigest()
+    assert shot.image.name is not None
     assert shot.image.name.endswith(".webp")
 
 

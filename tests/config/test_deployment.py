@@ -31,6 +31,7 @@ def test_celery_is_configured_for_never_twice_never_lost() -> None:
     assert app.conf.task_acks_late is True
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.task_reject_on_worker_lost is True
+    assert publish.soft_time_limit is not None and publish.time_limit is not None
     assert publish.soft_time_limit < publish.time_limit
     # Leases outlive a live worker only through its heartbeat, which must beat
     # several times within each lease.

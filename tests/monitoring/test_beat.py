@@ -51,7 +51,7 @@ def test_a_second_scheduler_sends_nothing_until_the_first_closes() -> None:
     PeriodicTasks.update_changed()
     sent: list[str] = []
     for scheduler in (first, second):
-        scheduler.apply_async = lambda entry, *a, _s=scheduler, **k: sent.append(  # type: ignore[method-assign]
+        scheduler.apply_async = lambda entry, *a, _s=scheduler, **k: sent.append(
             "first" if _s is first else "second"
         )
 

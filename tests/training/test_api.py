@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -26,7 +27,8 @@ MakeClient = Callable[..., APIClient]
 def _download(client: APIClient, url: str) -> list[dict]:
     response = client.get(url)
     assert response.status_code == 200, url
-    return [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert isinstance(response, StreamingHttpResponse)
+    return [json.loads(line) for line in response.getvalue().splitlines()]
 
 
 def test_an_integrator_starts_an_export_watches_it_and_downloads_it(

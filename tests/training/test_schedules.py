@@ -72,6 +72,7 @@ def test_each_run_makes_a_new_export_of_its_window(
     record(started_at=now - timedelta(days=5))
     schedule = make_schedule(workspace, window_days=2, format="mind2web")
     first_pk = run_export_schedule(schedule.pk)
+    assert first_pk is not None
     first = Export.objects.get(pk=first_pk)
     assert first.state == Export.State.READY, first.errors
     assert first.schedule == schedule and first.format == "mind2web"

@@ -135,6 +135,12 @@ def circuit(platform: str = "tiktok") -> PlatformCircuit:
     return PlatformCircuit.objects.get(platform=platform)
 
 
+def probe_of(state: PlatformCircuit) -> Post:
+    """The post a half-open circuit is probing with."""
+    assert state.probe_post_id is not None
+    return Post.objects.get(pk=state.probe_post_id)
+
+
 def open_circuit_alerts(platform: str = "tiktok") -> list[Alert]:
     return list(
         Alert.objects.filter(
@@ -180,6 +186,7 @@ def test_failures_in_a_row_open_the_circuit_and_alert_each_workspace_on_the_plat
     tripped = circuit()
     assert tripped.consecutive_failures == settings.FARM_CIRCUIT_FAILURE_THRESHOLD
     assert tripped.last_error == "HTTP 503 from the upload page"
+    assert tripped.opened_at is not None
     assert tripped.retry_at == tripped.opened_at + timedelta(
         seconds=settings.FARM_CIRCUIT_COOLDOWN_SECONDS
     )
@@ -315,7 +322,7 @@ def test_a_successful_probe_closes_the_circuit_and_dispatch_resumes(
     trip(tiktok, account)
     waiting = make_posts(account, 3)
     assert posts_dispatch(now=after_cooldown()) == 1
-    probe = Post.objects.get(pk=circuit().probe_post_id)
+    probe = probe_of(circuit())
     assert probe.pk in {p.pk for p in waiting}
 
     tiktok.script = [None]
@@ -335,7 +342,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_cooldown(
     trip(tiktok, account)
     make_posts(account, 3)
     assert posts_dispatch(now=after_cooldown()) == 1
-    probe = Post.objects.get(pk=circuit().probe_post_id)
+    probe = probe_of(circuit())
     tiktok.script = [TransientError("HTTP 500")]
     before = timezone.now()
 
@@ -343,6 +350,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_cooldown(
     reopened = circuit()
     assert reopened.state == State.OPEN
     assert reopened.probe_post_id is None
+    assert reopened.retry_at is not None
     assert reopened.retry_at >= before + timedelta(seconds=settings.FARM_CIRCUIT_COOLDOWN_SECONDS)
     assert len(open_circuit_alerts()) == 1
     assert posts_dispatch() == 0
@@ -364,7 +372,7 @@ def test_a_probe_that_ends_without_a_verdict_makes_way_for_a_new_one(
     make_posts(account, 3)
     later = after_cooldown()
     assert posts_dispatch(now=later) == 1
-    probe = Post.objects.get(pk=circuit().probe_post_id)
+    probe = probe_of(circuit())
     if ending == "cancelled":
         assert post_cancel(post=probe)
     else:
@@ -384,7 +392,7 @@ def test_a_probe_that_ends_without_a_verdict_makes_way_for_a_new_one(
     assert second.state == State.HALF_OPEN
     assert second.probe_started_at == again
     # The new probe may be the same post once its own wait is over: it was sent anew.
-    assert Post.objects.get(pk=second.probe_post_id).status == PostStatus.QUEUED
+    assert probe_of(second).status == PostStatus.QUEUED
     assert Post.objects.filter(account__platform="tiktok", status=PostStatus.QUEUED).count() == 1
 
 
@@ -457,6 +465,7 @@ def test_workers_hold_queued_posts_of_a_paused_platform_and_publish_only_the_pro
     # Half-open: the probe may go, nothing else.
     assert posts_dispatch(now=after_cooldown()) == 1
     probe_id = circuit().probe_post_id
+    assert probe_id is not None
     other = Post.objects.filter(account__platform="tiktok", status=PostStatus.SCHEDULED).first()
     assert other is not None
     Post.objects.filter(pk=other.pk).update(status=PostStatus.QUEUED)

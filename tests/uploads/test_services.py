@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import io
 from datetime import datetime
+from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
@@ -91,12 +92,13 @@ def test_naive_time_with_a_timezone_is_read_in_that_zone(
 
 def test_image_post_keeps_its_media(workspace: Workspace, account: Account) -> None:
     post = post_create(workspace=workspace, account=account, title="t", kind="image", media=png())
+    assert post.media.name is not None
     assert post.media.name.endswith(".png")
     assert post.max_attempts == 4
 
 
 def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, account: Account) -> None:
-    rows = [
+    rows: list[dict[str, Any] | None] = [
         {"account": account.pk, "title": "good"},
         {"account": account.pk, "title": ""},
         {"account": account.pk, "title": "fine"},
@@ -115,7 +117,7 @@ def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, accoun
 def test_bulk_ids_past_any_key_are_no_such_account_not_a_database_error(
     workspace: Workspace, account: Account
 ) -> None:
-    rows = [
+    rows: list[dict[str, Any] | None] = [
         {"account": 2**63, "title": "too big"},
         {"account": account.pk, "title": "fine", "campaign": 10**30},
         {"account": True, "title": "a bool is not an id"},
