@@ -32,7 +32,8 @@ demo: setup
 # own, one at a time, after the rest of the suite. Those that restart PostgreSQL
 # or Redis run apart (`make test-restarts`, which CI runs too): they need a
 # command that restarts each service, which only the machine's owner can give.
-test: setup lint
+LINT ?= lint
+test: setup $(LINT)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile -m "not reliability" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m "reliability and not restarts" $(PYTEST_ARGS)
 
