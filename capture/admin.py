@@ -17,7 +17,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from capture.models import CapturedSession, CaptureSettings, IngestToken, Interaction, Screenshot
+from capture.models import (
+    INTERACTION_RECORDED_FIELDS,
+    CapturedSession,
+    CaptureSettings,
+    IngestToken,
+    Interaction,
+    Screenshot,
+)
 from capture.services import ingest_token_create, ingest_token_revoke, session_archive
 from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin
 
@@ -199,17 +206,7 @@ class InteractionAdmin(ReadOnlyAdminMixin, _PrettyJSONMixin, WorkspaceScopedAdmi
     raw_id_fields = ["session", "screenshot"]
     fields = [
         "session",
-        "sequence",
-        "timestamp_ms",
-        "kind",
-        "url",
-        "title",
-        "value",
-        "masked_kinds",
-        "found_in_dom",
-        "dom_changed",
-        "scroll_x",
-        "scroll_y",
+        *(name for name in INTERACTION_RECORDED_FIELDS if name != "target"),
         "thumbnail_large",
         "target_pretty",
     ]

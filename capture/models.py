@@ -191,3 +191,21 @@ class Interaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sequence}: {self.kind}"
+
+
+# What an interaction records of its event, in the order ingest writes it:
+# the one list that ingest, scoring, exports and the console read from.
+INTERACTION_RECORDED_FIELDS = (
+    "sequence",
+    "timestamp_ms",
+    "kind",
+    "url",
+    "title",
+    "value",
+    "masked_kinds",
+    "target",
+    "scroll_x",
+    "scroll_y",
+    "found_in_dom",
+    "dom_changed",
+)

@@ -99,12 +99,7 @@ class ExportAdmin(WorkspaceScopedAdmin):
     readonly_fields = [
         "state",
         "progress",
-        "sessions_total",
-        "sessions_done",
-        "sessions_count",
-        "examples_count",
-        "train_count",
-        "validation_count",
+        *Export.COUNT_FIELDS,
         "downloads",
         "errors_list",
         "warnings_list",

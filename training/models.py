@@ -46,6 +46,16 @@ class ExportFilters(models.Model):
 
 
 class Export(ExportFilters):
+    # A build's progress and what it wrote, as the console and the API show them.
+    COUNT_FIELDS = (
+        "sessions_total",
+        "sessions_done",
+        "sessions_count",
+        "examples_count",
+        "train_count",
+        "validation_count",
+    )
+
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
         RUNNING = "running", "Running"

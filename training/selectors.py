@@ -4,23 +4,12 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from capture.models import CapturedSession
+from capture.models import INTERACTION_RECORDED_FIELDS, CapturedSession
 from training.models import Export
 
 # What the formats read of a session and of its interactions.
 SESSION_FIELDS = ("id", "task", "start_url", "kind")
-INTERACTION_FIELDS = (
-    "session_id",
-    "sequence",
-    "kind",
-    "url",
-    "title",
-    "value",
-    "masked_kinds",
-    "target",
-    "scroll_x",
-    "scroll_y",
-)
+INTERACTION_FIELDS = ("session_id", *INTERACTION_RECORDED_FIELDS)
 
 
 def export_sessions(*, export: Export) -> QuerySet[CapturedSession]:

@@ -43,9 +43,17 @@ ATTEMPT_FIELDS = [
 ]
 
 
-def _duration(obj: PostAttempt) -> str:
-    seconds = obj.duration_s
-    return "" if seconds is None else f"{seconds:.1f} s"
+class AttemptColumns:
+    """The attempt columns that the inline on a post and the attempt list both show."""
+
+    @admin.display(description="duration")
+    def duration(self, obj: PostAttempt) -> str:
+        seconds = obj.duration_s
+        return "" if seconds is None else f"{seconds:.1f} s"
+
+    @admin.display(description="screenshot")
+    def screenshot_thumbnail(self, obj: PostAttempt) -> str:
+        return _thumbnail(obj)
 
 
 def _thumbnail(obj: PostAttempt) -> str:
@@ -60,21 +68,13 @@ def _thumbnail(obj: PostAttempt) -> str:
     )
 
 
-class PostAttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
+class PostAttemptInline(AttemptColumns, ReadOnlyAdminMixin, admin.TabularInline):
     model = PostAttempt
     extra = 0
     fields = ATTEMPT_FIELDS
     readonly_fields = ATTEMPT_FIELDS
     ordering = ["number"]
     show_change_link = True
-
-    @admin.display(description="duration")
-    def duration(self, obj: PostAttempt) -> str:
-        return _duration(obj)
-
-    @admin.display(description="screenshot")
-    def screenshot_thumbnail(self, obj: PostAttempt) -> str:
-        return _thumbnail(obj)
 
 
 @admin.register(Post)
@@ -204,7 +204,7 @@ class PostAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(PostAttempt)
-class PostAttemptAdmin(ReadOnlyAdminMixin, WorkspaceScopedAdmin):
+class PostAttemptAdmin(AttemptColumns, ReadOnlyAdminMixin, WorkspaceScopedAdmin):
     workspace_path = "post__workspace"
     list_display = [
         "__str__",
@@ -238,14 +238,6 @@ class PostAttemptAdmin(ReadOnlyAdminMixin, WorkspaceScopedAdmin):
         return format_html(
             '<a href="{}">{} events, {}</a>', url, session.events_count, session.get_state_display()
         )
-
-    @admin.display(description="duration")
-    def duration(self, obj: PostAttempt) -> str:
-        return _duration(obj)
-
-    @admin.display(description="screenshot")
-    def screenshot_thumbnail(self, obj: PostAttempt) -> str:
-        return _thumbnail(obj)
 
 
 @admin.register(Campaign)
@@ -288,18 +280,6 @@ class PlatformCircuitAdmin(admin.ModelAdmin):
     run the whole farm.
     """
 
-    list_display = [
-        "platform",
-        "state",
-        "consecutive_failures",
-        "opened_at",
-        "retry_at",
-        "probe_post_id",
-        "probe_started_at",
-        "short_error",
-        "updated_at",
-    ]
-    list_filter = ["state"]
     fields = [
         "platform",
         "state",
@@ -311,6 +291,9 @@ class PlatformCircuitAdmin(admin.ModelAdmin):
         "last_error",
         "updated_at",
     ]
+    # The list shows the error shortened.
+    list_display = [name if name != "last_error" else "short_error" for name in fields]
+    list_filter = ["state"]
     readonly_fields = fields
     actions = ["close_circuits"]
 

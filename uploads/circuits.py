@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from uploads.models import ErrorKind, PlatformCircuit, Post, PostStatus
@@ -223,15 +223,20 @@ def circuit_probe_claim(*, circuit: PlatformCircuit, now: datetime) -> bool:
     )
 
 
+def _unsent_claim(platform: str, claimed_at: datetime) -> QuerySet[PlatformCircuit]:
+    """The circuit row while this dispatcher's probe claim is still open and unsent."""
+    return PlatformCircuit.objects.filter(
+        platform=platform,
+        state=State.HALF_OPEN,
+        probe_post_id__isnull=True,
+        probe_started_at=claimed_at,
+    )
+
+
 def circuit_probe_sent(*, platform: str, claimed_at: datetime, post_id: int) -> bool:
     """Remember the probe a claim queued (in the transaction that queued it)."""
     return (
-        PlatformCircuit.objects.filter(
-            platform=platform,
-            state=State.HALF_OPEN,
-            probe_post_id__isnull=True,
-            probe_started_at=claimed_at,
-        ).update(probe_post_id=post_id, updated_at=timezone.now())
+        _unsent_claim(platform, claimed_at).update(probe_post_id=post_id, updated_at=timezone.now())
         == 1
     )
 
@@ -239,12 +244,7 @@ def circuit_probe_sent(*, platform: str, claimed_at: datetime, post_id: int) -> 
 def circuit_probe_release(*, platform: str, claimed_at: datetime) -> bool:
     """A claim found no post to send: free the slot for the next pass."""
     return (
-        PlatformCircuit.objects.filter(
-            platform=platform,
-            state=State.HALF_OPEN,
-            probe_post_id__isnull=True,
-            probe_started_at=claimed_at,
-        ).update(probe_started_at=None, updated_at=timezone.now())
+        _unsent_claim(platform, claimed_at).update(probe_started_at=None, updated_at=timezone.now())
         == 1
     )
 

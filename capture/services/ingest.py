@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from capture.events import event_errors
 from capture.masking import mask_event
 from capture.models import (
+    INTERACTION_RECORDED_FIELDS,
     CapturedSession,
     Interaction,
     Screenshot,
@@ -38,22 +39,7 @@ class AppendResult:
         return {"added": self.added, "duplicates": self.duplicates, "errors": self.errors}
 
 
-_INSERT_COLUMNS = (
-    "session_id",
-    "sequence",
-    "timestamp_ms",
-    "kind",
-    "url",
-    "title",
-    "value",
-    "masked_kinds",
-    "target",
-    "scroll_x",
-    "scroll_y",
-    "found_in_dom",
-    "dom_changed",
-    "screenshot_id",
-)
+_INSERT_COLUMNS = ("session_id", *INTERACTION_RECORDED_FIELDS, "screenshot_id")
 
 
 def _interaction_row(session_key: Any, event: dict[str, Any], shot_id: int | None) -> list[Any]:

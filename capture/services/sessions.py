@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import Account, Workspace
 from capture.masking import mask_text, mask_url
 from capture.models import (
+    INTERACTION_RECORDED_FIELDS,
     CapturedSession,
     CaptureSettings,
     IngestToken,
@@ -108,19 +109,7 @@ def session_close(*, session: CapturedSession, ended_at: datetime | None = None)
         interactions = list(
             Interaction.objects.filter(session=locked)
             .order_by("sequence")
-            .values(
-                "sequence",
-                "timestamp_ms",
-                "kind",
-                "url",
-                "title",
-                "value",
-                "masked_kinds",
-                "target",
-                "found_in_dom",
-                "dom_changed",
-                "screenshot_id",
-            )
+            .values(*INTERACTION_RECORDED_FIELDS, "screenshot_id")
         )
         shot_sequences = set(
             Screenshot.objects.filter(session=locked, sequence__isnull=False).values_list(

@@ -65,10 +65,10 @@ class Wait(StrEnum):
 class OutcomeRule:
     error_kind: str
     status: str  # where the post goes
-    uses_attempt: bool  # one of the post's `max_attempts` is spent
-    counts_toward_limits: bool  # the attempt counts in the account's trailing hour and day
-    screenshot: bool  # keep a screenshot of the page the error showed
-    against_account: bool  # counted in the account's failures (its health)
+    uses_attempt: bool = True  # one of the post's `max_attempts` is spent
+    counts_toward_limits: bool = True  # the attempt counts in the trailing hour and day
+    screenshot: bool = True  # keep a screenshot of the page the error showed
+    against_account: bool = False  # counted in the account's failures (its health)
     wait: Wait = Wait.NONE
     needs_login: bool = False  # the account waits for a person to log in
     verify_first: bool = False  # ask the platform before deciding anything
@@ -79,58 +79,41 @@ class OutcomeRule:
 
 OUTCOME_RULES: dict[type[PublishError], OutcomeRule] = {
     RateLimitedError: OutcomeRule(
-        error_kind=ErrorKind.RATE_LIMITED,
-        status=PostStatus.RATE_LIMITED,
+        ErrorKind.RATE_LIMITED,
+        PostStatus.RATE_LIMITED,
         uses_attempt=False,
         counts_toward_limits=False,
         screenshot=False,
-        against_account=False,
         wait=Wait.PLATFORM,
     ),
     LoginRequiredError: OutcomeRule(
-        error_kind=ErrorKind.LOGIN_REQUIRED,
-        status=PostStatus.SCHEDULED,
+        ErrorKind.LOGIN_REQUIRED,
+        PostStatus.SCHEDULED,
         uses_attempt=False,
         counts_toward_limits=False,
-        screenshot=True,
         against_account=True,
         needs_login=True,
     ),
     OutcomeUnknownError: OutcomeRule(
-        error_kind=ErrorKind.UNKNOWN,
-        status=PostStatus.UNKNOWN,
+        ErrorKind.UNKNOWN,
+        PostStatus.UNKNOWN,
         uses_attempt=False,
-        counts_toward_limits=True,
         screenshot=False,
-        against_account=False,
         verify_first=True,
     ),
-    ContentRejectedError: OutcomeRule(
-        error_kind=ErrorKind.REJECTED,
-        status=PostStatus.FAILED,
-        uses_attempt=True,
-        counts_toward_limits=True,
-        screenshot=True,
-        against_account=False,
-        told=post_rejected,
-    ),
+    ContentRejectedError: OutcomeRule(ErrorKind.REJECTED, PostStatus.FAILED, told=post_rejected),
+    # A crashed browser is the farm's trouble, not the account's: not held against it.
     BrowserBrokeError: OutcomeRule(
-        error_kind=ErrorKind.BROWSER,
-        status=PostStatus.RETRY_WAIT,
-        uses_attempt=True,
-        counts_toward_limits=True,
+        ErrorKind.BROWSER,
+        PostStatus.RETRY_WAIT,
         screenshot=False,
-        against_account=False,  # a crashed browser is the farm's trouble, not the account's
         wait=Wait.BROWSER,
         retries=True,
         browser_ok=False,
     ),
     TransientError: OutcomeRule(
-        error_kind=ErrorKind.TRANSIENT,
-        status=PostStatus.RETRY_WAIT,
-        uses_attempt=True,
-        counts_toward_limits=True,
-        screenshot=True,
+        ErrorKind.TRANSIENT,
+        PostStatus.RETRY_WAIT,
         against_account=True,
         wait=Wait.BACKOFF,
         retries=True,
