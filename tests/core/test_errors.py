@@ -1,0 +1,102 @@
+"""One error contract: what the API answers for each of the project's errors, and for a bug."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import pytest
+
+from accounts.models import Account, Workspace
+from core.errors import ServiceError, StateConflict
+from core.tasks import registered_task
+from tests.conftest import MemberClient
+from training.services import EXPORT_TASK
+from uploads import api as uploads_api
+from uploads.messages import PUBLISH_TASK
+
+MakeClient = Callable[..., MemberClient]
+POSTS = "/api/v1/posts/"
+
+
+def test_a_refusal_names_its_field(
+    workspace: Workspace, account: Account, api_client_for: MakeClient
+) -> None:
+    client = api_client_for(workspace)
+    answer = client.post(
+        POSTS, {"account": account.pk, "title": "x", "kind": "video"}, format="json"
+    )
+    assert answer.status_code == 400
+    assert "media" in answer.json()
+
+
+def test_a_state_conflict_is_a_409_that_says_why(
+    workspace: Workspace, account: Account, api_client_for: MakeClient
+) -> None:
+    client = api_client_for(workspace)
+    post_id = client.post(POSTS, {"account": account.pk, "title": "x"}, format="json").json()["id"]
+    assert client.post(f"{POSTS}{post_id}/cancel/").status_code == 200
+    again = client.post(f"{POSTS}{post_id}/cancel/")
+    assert again.status_code == 409
+    assert again.json()["detail"].startswith("The post is cancelled; only a post")
+
+
+def test_a_service_error_without_a_field_is_a_non_field_error(
+    workspace: Workspace,
+    account: Account,
+    api_client_for: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(**_: object) -> None:
+        raise ServiceError("The farm is not taking posts for this account today.")
+
+    monkeypatch.setattr(uploads_api.views, "post_create", refuse)
+    answer = api_client_for(workspace).post(
+        POSTS, {"account": account.pk, "title": "x"}, format="json"
+    )
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "non_field_errors": ["The farm is not taking posts for this account today."]
+    }
+
+
+def test_a_conflict_raised_by_a_service_is_a_409(
+    workspace: Workspace,
+    account: Account,
+    api_client_for: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(**_: object) -> None:
+        raise StateConflict("Someone else changed this post a moment ago.")
+
+    monkeypatch.setattr(uploads_api.views, "post_create", refuse)
+    answer = api_client_for(workspace).post(
+        POSTS, {"account": account.pk, "title": "x"}, format="json"
+    )
+    assert answer.status_code == 409
+    assert answer.json() == {"detail": "Someone else changed this post a moment ago."}
+
+
+def test_a_bug_is_a_500_in_the_logs_not_a_400_showing_its_message(
+    workspace: Workspace,
+    account: Account,
+    api_client_for: MakeClient,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(**_: object) -> None:
+        raise ValueError("internal detail: list index 7")
+
+    monkeypatch.setattr(uploads_api.views, "post_create", broken)
+    client = api_client_for(workspace)
+    client.raise_request_exception = False
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        answer = client.post(POSTS, {"account": account.pk, "title": "x"}, format="json")
+    assert answer.status_code == 500
+    assert b"internal detail" not in answer.content
+    assert any("internal detail" in str(record.exc_info) for record in caplog.records)
+
+
+@pytest.mark.parametrize("name", [PUBLISH_TASK, EXPORT_TASK])
+def test_tasks_that_services_message_by_name_are_registered(name: str) -> None:
+    assert registered_task(name).name == name
