@@ -7,6 +7,7 @@ credentials can be written, never read back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -57,7 +58,7 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
 
     def get_prepopulated_fields(
         self, request: HttpRequest, obj: Workspace | None = None
-    ) -> dict[str, list[str]]:
+    ) -> dict[str, Sequence[str]]:
         return self.prepopulated_fields if request.user.is_superuser else {}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -97,7 +98,8 @@ class AccountAdminForm(forms.ModelForm):
         fields: list[str] = []
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         username, password = cleaned.get("username"), cleaned.get("password")
         if username and not password:
             self.add_error("password", "Give the password together with the username.")

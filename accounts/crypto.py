@@ -69,6 +69,11 @@ class EncryptedJSONField(models.TextField):
     DecryptionError rather than surfacing ciphertext.
     """
 
+    # Typing only (django-stubs reads these): the field holds any JSON value,
+    # not the str that TextField declares.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     description = "JSON encrypted at rest"
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:

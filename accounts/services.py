@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -23,7 +23,7 @@ def workspace_create(
 
 
 def membership_add(
-    *, workspace: Workspace, user: AbstractBaseUser, role: str = Membership.Role.OPERATOR
+    *, workspace: Workspace, user: User, role: str = Membership.Role.OPERATOR
 ) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         workspace=workspace, user=user, defaults={"role": role}

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -50,8 +51,15 @@ def _score(value: float | None) -> str:
 class ScreenshotInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Screenshot
     extra = 0
-    fields = ["sequence", "thumbnail", "width", "height", "size_bytes", "sha256", "taken_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "sequence",
+        "thumbnail",
+        "width",
+        "height",
+        "size_bytes",
+        "sha256",
+        "taken_at",
+    )
     show_change_link = True
 
     @admin.display(description="screenshot")
@@ -130,7 +138,7 @@ class CapturedSessionAdmin(WorkspaceScopedAdmin):
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+        return flatten_fieldsets(self.fieldsets)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -204,13 +212,12 @@ class InteractionAdmin(ReadOnlyAdminMixin, _PrettyJSONMixin, WorkspaceScopedAdmi
     list_select_related = ["session", "screenshot"]
     search_fields = ["title", "url", "value"]
     raw_id_fields = ["session", "screenshot"]
-    fields = [
+    fields = readonly_fields = (
         "session",
         *(name for name in INTERACTION_RECORDED_FIELDS if name != "target"),
         "thumbnail_large",
         "target_pretty",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="page")
     def page(self, obj: Interaction) -> str:
@@ -231,7 +238,7 @@ class ScreenshotAdmin(ReadOnlyAdminMixin, WorkspaceScopedAdmin):
     list_display = ["session", "sequence", "thumbnail", "width", "height", "size_bytes", "taken_at"]
     list_select_related = ["session"]
     search_fields = ["sha256"]
-    fields = [
+    fields = readonly_fields = (
         "session",
         "sequence",
         "thumbnail_large",
@@ -240,8 +247,7 @@ class ScreenshotAdmin(ReadOnlyAdminMixin, WorkspaceScopedAdmin):
         "size_bytes",
         "sha256",
         "taken_at",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="screenshot")
     def thumbnail(self, obj: Screenshot) -> str:
@@ -266,10 +272,10 @@ class IngestTokenAdmin(WorkspaceScopedAdmin):
     search_fields = ["name"]
     actions = ["revoke_tokens"]
 
-    def get_fields(self, request: HttpRequest, obj: IngestToken | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: IngestToken | None = None) -> tuple[str, ...]:
         if obj is None:
-            return ["workspace", "name"]
-        return ["workspace", "name", "created_at", "last_used_at", "revoked_at"]
+            return ("workspace", "name")
+        return ("workspace", "name", "created_at", "last_used_at", "revoked_at")
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: IngestToken | None = None

@@ -25,6 +25,8 @@ import html
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from operator import methodcaller
 from typing import Any
 
 MASK = "•••"
@@ -536,7 +538,7 @@ def css_path(dom: Dom, node: Node) -> tuple[str, int]:
 
 
 def xpath(node: Node) -> str:
-    steps = []
+    steps: list[str] = []
     for current in (node, *node.ancestors()):
         if not current.is_element:
             continue
@@ -564,7 +566,8 @@ def selectors_for(dom: Dom, node: Node) -> list[dict[str, Any]]:
     for attr in TESTID_ATTRIBUTES:
         testid = node.get(attr)
         if testid:
-            counts = dom.cached(f"testid:{attr}", lambda a=attr: _count_by(dom, lambda n: n.get(a)))
+            by_testid = partial(_count_by, dom, methodcaller("get", attr))
+            counts = dom.cached(f"testid:{attr}", by_testid)
             css = f"[{attr}={_quote(testid)}]"
             out.append(_selector("testid", css, counts.get(testid, 0)))
             break
@@ -783,7 +786,10 @@ def rrweb_convert(
         where = _where(index, event)
         if not isinstance(event, dict):
             raise RrwebError(f"{where}: an event must be a JSON object.")
-        kind, data, timestamp = event.get("type"), event.get("data"), event.get("timestamp")
+        # Unvalidated JSON values, checked by hand below.
+        kind: Any = event.get("type")
+        data: Any = event.get("data")
+        timestamp: Any = event.get("timestamp")
         if type(kind) is not int:
             raise RrwebError(f"{where}: `type` must be an integer.")
         if type(timestamp) not in (int, float) or timestamp < 0:
@@ -848,7 +854,8 @@ def rrweb_convert(
                     raise RrwebError(f"{where}: a Scroll needs numbers `x` and `y`.")
                 flush_input()
                 is_page = node is None or node.kind == NODE_DOCUMENT or node.tag in ("html", "body")
-                target = None if is_page else describe(dom, node, with_nearby=False)
+                scrolled = None if is_page else node
+                target = None if scrolled is None else describe(dom, scrolled, with_nearby=False)
                 last = out.events[-1] if out.events else None
                 if (
                     last is not None
@@ -862,7 +869,7 @@ def rrweb_convert(
                     continue
                 scroll = base("scroll", timestamp)
                 scroll.update(target=target, scroll={"x": round(x), "y": round(y)})
-                scroll["found_in_dom"] = None if target is None else node.attached
+                scroll["found_in_dom"] = None if scrolled is None else scrolled.attached
                 out.events.append(scroll)
                 continue
             if node is not None and node.kind == NODE_TEXT and node.parent is not None:

@@ -9,6 +9,7 @@ run on real services.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 import environ
@@ -22,7 +23,7 @@ DATA_DIR = Path(env.str("FARM_DATA_DIR", default=str(BASE_DIR / "var"))).resolve
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _persisted_secret(filename: str, make: callable) -> str:
+def _persisted_secret(filename: str, make: Callable[[], str]) -> str:
     """A secret kept in the data folder, so the embedded default needs no set-up.
 
     Production sets the matching environment variable instead.

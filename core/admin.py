@@ -67,7 +67,7 @@ class WorkspaceScopedAdmin(admin.ModelAdmin):
 
     def formfield_for_foreignkey(
         self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> forms.Field | None:
+    ) -> forms.ModelChoiceField | None:
         # Choices (and raw ids typed in) are limited to the user's workspaces too.
         ids = self.scoped_workspace_ids(request)
         related = db_field.related_model

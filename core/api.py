@@ -114,4 +114,5 @@ class WorkspaceRolePermission(BasePermission):
     def has_object_permission(self, request: Request, view: APIView, obj: Model) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        return caller_roles(request).get(obj.workspace_id) in WRITE_ROLES  # type: ignore[attr-defined]
+        role = caller_roles(request).get(obj.workspace_id)  # type: ignore[attr-defined]
+        return role is not None and role in WRITE_ROLES

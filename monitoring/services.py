@@ -20,7 +20,7 @@ def alert_raise(
     account_id = account if isinstance(account, int) or account is None else account.pk
     existing = Alert.objects.filter(
         workspace_id=workspace_id,
-        account_id=account_id,
+        account=account_id,
         platform=platform,
         kind=kind,
         resolved_at__isnull=True,

@@ -41,7 +41,8 @@ class FiltersForm(forms.ModelForm):
     )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         instance = self.instance
         for name, value in cleaned.items():
             setattr(instance, name, value)
@@ -110,9 +111,9 @@ class ExportAdmin(WorkspaceScopedAdmin):
         "heartbeat_at",
     ]
 
-    def get_fields(self, request: HttpRequest, obj: Export | None = None) -> list[str]:
-        filters = [*FILTER_FIELDS, "started_from", "started_until"]
-        return filters if obj is None else [*filters, *self.readonly_fields]
+    def get_fields(self, request: HttpRequest, obj: Export | None = None) -> tuple[str, ...]:
+        filters = (*FILTER_FIELDS, "started_from", "started_until")
+        return filters if obj is None else (*filters, *self.readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Export | None = None) -> list[str]:
         if obj is None:

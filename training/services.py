@@ -136,7 +136,7 @@ def export_rerun(*, export: Export, now: datetime | None = None) -> bool:
     """
     now = now or timezone.now()
     alive = Q(state=Export.State.RUNNING, heartbeat_at__gte=now - _stale_after())
-    names = [f.name for f in (export.train_file, export.validation_file) if f]
+    names = [f.name for f in (export.train_file, export.validation_file) if f.name]
     changed = (
         Export.objects.filter(pk=export.pk)
         .exclude(alive)
@@ -344,7 +344,9 @@ def _build(
         for split, path in paths.items():
             with path.open("rb") as handle:
                 field_of[split].save(f"export-{export.pk}-{split}.jsonl", File(handle), save=False)
-            names[f"{split}_file"] = field_of[split].name
+            name = field_of[split].name
+            assert name is not None  # save() has just named the file
+            names[f"{split}_file"] = name
         try:
             _update_run(export, token, state=Export.State.READY, **final, **names)
         except ExportSuperseded:

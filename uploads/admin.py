@@ -27,7 +27,7 @@ from uploads.models import (
 )
 from uploads.services import post_cancel, post_requeue
 
-ATTEMPT_FIELDS = [
+ATTEMPT_FIELDS = (
     "number",
     "outcome",
     "error_kind",
@@ -40,7 +40,7 @@ ATTEMPT_FIELDS = [
     "browser_reused",
     "counts_as_attempt",
     "screenshot_thumbnail",
-]
+)
 
 
 class AttemptColumns:
@@ -221,8 +221,7 @@ class PostAttemptAdmin(AttemptColumns, ReadOnlyAdminMixin, WorkspaceScopedAdmin)
     list_select_related = ["post", "account"]
     search_fields = ["post__title", "account__handle", "worker", "message"]
     date_hierarchy = "dispatched_at"
-    fields = ["post", "account", *ATTEMPT_FIELDS, "recorded_session"]
-    readonly_fields = fields
+    fields = readonly_fields = ("post", "account", *ATTEMPT_FIELDS, "recorded_session")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PostAttempt]:
         queryset = super().get_queryset(request).select_related("post", "account")
@@ -280,7 +279,7 @@ class PlatformCircuitAdmin(admin.ModelAdmin):
     run the whole farm.
     """
 
-    fields = [
+    fields = readonly_fields = (
         "platform",
         "state",
         "consecutive_failures",
@@ -290,11 +289,10 @@ class PlatformCircuitAdmin(admin.ModelAdmin):
         "probe_started_at",
         "last_error",
         "updated_at",
-    ]
+    )
     # The list shows the error shortened.
     list_display = [name if name != "last_error" else "short_error" for name in fields]
     list_filter = ["state"]
-    readonly_fields = fields
     actions = ["close_circuits"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -193,10 +193,14 @@ def _attempts_insert(cursor: Any, post_ids: Sequence[int], stamp: Any) -> None:
         for field in PostAttempt._meta.concrete_fields
         if field.name not in {"id", "post", "account", "number", "dispatched_at"}
     ]
+    columns: list[str] = []
+    for field in rest:
+        assert field.column is not None  # concrete fields always have a column
+        columns.append(quote(field.column))
     cursor.execute(
         f"INSERT INTO {quote(PostAttempt._meta.db_table)} "
         f"(post_id, account_id, number, dispatched_at, "
-        f"{', '.join(quote(field.column) for field in rest)}) "
+        f"{', '.join(columns)}) "
         f"SELECT id, account_id, dispatch_count, %s, {', '.join(['%s'] * len(rest))} "
         f"FROM {quote(Post._meta.db_table)} WHERE id IN ({', '.join(['%s'] * len(post_ids))})",
         [

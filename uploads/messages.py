@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from kombu.exceptions import BatchPublishError
+# kombu has it; kombu-stubs does not declare it.
+from kombu.exceptions import BatchPublishError  # type: ignore[attr-defined]
 
 from core.tasks import registered_task
 

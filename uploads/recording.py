@@ -87,7 +87,7 @@ class PublishRecording:
     def install(self) -> None:
         bootstrap = recorder_bootstrap(session_id=str(self.session.pk), allow_list=self.allow_list)
         try:
-            answer = self.raw_driver.execute_cdp_cmd(  # type: ignore[attr-defined]
+            answer = self.raw_driver.execute_cdp_cmd(
                 "Page.addScriptToEvaluateOnNewDocument", {"source": bootstrap}
             )
             self._script_id = answer.get("identifier")
@@ -120,7 +120,7 @@ class PublishRecording:
         if self._script_id is None:
             return
         try:
-            self.raw_driver.execute_cdp_cmd(  # type: ignore[attr-defined]
+            self.raw_driver.execute_cdp_cmd(
                 "Page.removeScriptToEvaluateOnNewDocument", {"identifier": self._script_id}
             )
         except Exception:
@@ -150,7 +150,7 @@ class PublishRecording:
     def _screenshot(self) -> bytes:
         """The page as WebP, encoded by the browser itself (no PNG round trip) where CDP is."""
         if self._script_id is not None:  # CDP answered at install
-            answer = self.raw_driver.execute_cdp_cmd(  # type: ignore[attr-defined]
+            answer = self.raw_driver.execute_cdp_cmd(
                 "Page.captureScreenshot", {"format": "webp", "quality": 80}
             )
             return base64.b64decode(answer["data"])

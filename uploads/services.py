@@ -76,6 +76,7 @@ def post_create(
         errors["campaign"] = ["No such campaign in this workspace."]
     if errors:
         raise ServiceError(errors)
+    assert account is not None  # post_errors reports a missing account
     return Post.objects.create(
         workspace=workspace,
         account=account,

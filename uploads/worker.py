@@ -45,6 +45,8 @@ def _hand_off(profile_id: int) -> None:
     account_id = (
         BrowserProfile.objects.filter(pk=profile_id).values_list("account_id", flat=True).first()
     )
+    if account_id is None:
+        return  # no such profile any more, so no account to hand off for
     waiting = (
         Post.objects.filter(account_id=account_id, status=PostStatus.QUEUED)
         .order_by("-priority", "scheduled_for", "id")

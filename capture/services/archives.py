@@ -153,7 +153,7 @@ def session_archive(*, session: CapturedSession) -> CapturedSession:
     return locked
 
 
-def _delete_files(names: list[str]) -> None:
+def _delete_files(names: list[str | None]) -> None:
     from django.core.files.storage import default_storage
 
     for name in names:

@@ -45,7 +45,7 @@ def screenshot_to_webp(image_bytes: bytes, *, webp_ok: bool = False) -> tuple[by
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(image_bytes))
+            image: Image.Image = Image.open(io.BytesIO(image_bytes))
             if image.format not in ALLOWED_IMAGE_FORMATS and not (
                 webp_ok and image.format == "WEBP"
             ):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.utils import timezone
@@ -111,10 +111,14 @@ def session_close(*, session: CapturedSession, ended_at: datetime | None = None)
             .order_by("sequence")
             .values(*INTERACTION_RECORDED_FIELDS, "screenshot_id")
         )
-        shot_sequences = set(
-            Screenshot.objects.filter(session=locked, sequence__isnull=False).values_list(
-                "sequence", flat=True
-            )
+        # The filter leaves out screenshots without a sequence.
+        shot_sequences = cast(
+            set[int],
+            set(
+                Screenshot.objects.filter(session=locked, sequence__isnull=False).values_list(
+                    "sequence", flat=True
+                )
+            ),
         )
         scores = session_scores(interactions=interactions, screenshot_sequences=shot_sequences)
         minimum = capture_settings_get(workspace=locked.workspace).min_quality

@@ -70,7 +70,9 @@ def test_rotation_moves_every_secret_to_the_new_key(
         "username": first.handle,
         "password": "pw-secret-1",
     }
-    assert Account.objects.get(pk=second.pk).credentials["password"] == "pw-secret-1"
+    credentials = Account.objects.get(pk=second.pk).credentials
+    assert credentials is not None
+    assert credentials["password"] == "pw-secret-1"
     assert Account.objects.get(pk=first.pk).cookies == [{"name": "sid", "value": "cookie-1"}]
     assert Account.objects.get(pk=third.pk).credentials is None
     assert BrowserProfile.objects.get(account=second).proxy == PROXY
@@ -96,7 +98,9 @@ def test_dry_run_counts_and_writes_nothing(
     assert "accounts.Account.credentials: 2 value(s) would be re-encrypted" in out
     assert raw("accounts_account", "credentials", accounts[0].pk) == before
     use_keys(key_a)
-    assert Account.objects.get(pk=accounts[0].pk).credentials["password"] == "pw-secret-1"
+    credentials = Account.objects.get(pk=accounts[0].pk).credentials
+    assert credentials is not None
+    assert credentials["password"] == "pw-secret-1"
 
 
 def test_a_value_no_key_opens_stops_with_its_row_and_field(
@@ -135,4 +139,6 @@ def test_rotation_twice_is_harmless(
     out, _ = rotate_keys()
     assert "accounts.Account.credentials: 2 value(s) re-encrypted" in out
     use_keys(key_b)
-    assert Account.objects.get(pk=accounts[0].pk).credentials["password"] == "pw-secret-1"
+    credentials = Account.objects.get(pk=accounts[0].pk).credentials
+    assert credentials is not None
+    assert credentials["password"] == "pw-secret-1"

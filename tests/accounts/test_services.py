@@ -101,7 +101,9 @@ def test_credentials_are_stored_encrypted(account: Account) -> None:
         cursor.execute("SELECT credentials FROM accounts_account WHERE id = %s", [account.pk])
         (raw,) = cursor.fetchone()
     assert "pw-2" not in raw
-    assert Account.objects.get(pk=account.pk).credentials["password"] == "pw-2"
+    credentials = Account.objects.get(pk=account.pk).credentials
+    assert credentials is not None
+    assert credentials["password"] == "pw-2"
 
 
 def test_quota_reset_follows_each_workspace_local_day(

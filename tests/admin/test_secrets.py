@@ -104,7 +104,9 @@ def test_a_password_without_a_username_is_refused(superuser_client: Client, farm
     html = response.content.decode()
     assert "Give the username together with the password." in html
     assert_no_secret(html, "lonely-pw-3")
-    assert Account.objects.get(pk=farm.account.pk).credentials["password"] == "pw-secret-1"
+    credentials = Account.objects.get(pk=farm.account.pk).credentials
+    assert credentials is not None
+    assert credentials["password"] == "pw-secret-1"
 
 
 def test_saving_without_credentials_keeps_the_stored_ones(
@@ -116,6 +118,7 @@ def test_saving_without_credentials_keeps_the_stored_ones(
     assert response.status_code == 302
     account = Account.objects.get(pk=farm.account.pk)
     assert account.daily_quota == 7
+    assert account.credentials is not None and account.cookies is not None
     assert account.credentials["password"] == "pw-secret-1"
     assert account.cookies[0]["value"] == "cookie-secret-1"
 

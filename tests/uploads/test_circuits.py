@@ -66,7 +66,7 @@ class ScriptedPlatform(Publisher):
         self.script: list[Exception | None] = []
         self.published: set[str] = set()
 
-    def publish(self, *, driver: WebDriver, post: Post, account: Account) -> PublishResult:
+    def publish(self, *, driver: WebDriver | None, post: Post, account: Account) -> PublishResult:
         answer = self.script.pop(0) if self.script else None
         if answer is not None:
             raise answer

@@ -75,21 +75,27 @@ class BulkPostsInputSerializer(serializers.Serializer):
         allow_null=True,
         help_text="Needed only when you belong to more than one workspace.",
     )
-    posts = BulkPostRowInputSerializer(many=True, min_length=1, max_length=BULK_MAX_ROWS)
+    # With many=True, DRF hands min_length/max_length to the ListSerializer it
+    # builds; the stubs' Serializer.__init__ does not list them.
+    posts = BulkPostRowInputSerializer(  # type: ignore[call-arg]
+        many=True, min_length=1, max_length=BULK_MAX_ROWS
+    )
 
 
 class BulkRowErrorSerializer(serializers.Serializer):
     row = serializers.IntegerField(
         allow_null=True, help_text="Index of the bad row; null for a problem with the request."
     )
-    errors = serializers.DictField(
+    # `errors` is the JSON key. The stubs see it clash with Serializer.errors, which
+    # DRF's metaclass leaves alone by taking declared fields off the class.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         help_text="Messages by field name.",
     )
 
 
 class BulkErrorsSerializer(serializers.Serializer):
-    errors = BulkRowErrorSerializer(many=True)
+    errors = BulkRowErrorSerializer(many=True)  # type: ignore[assignment]  # the JSON key, as above
 
 
 class PostOutputSerializer(serializers.ModelSerializer):

@@ -172,22 +172,24 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def bulk(self, request: Request) -> Response:
         serializer = BulkPostsInputSerializer(data=request.data)
-        rows, row_errors = None, {}
-        if not serializer.is_valid():
-            shaped = _bulk_input_errors(serializer.errors)
-            if any(error["row"] is None for error in shaped):
-                return Response({"errors": shaped}, status=status.HTTP_400_BAD_REQUEST)
-            # Only some rows are malformed: parse the rest one by one, so the
-            # rule checks of the good ones come back in the same answer.
-            rows, row_errors = _parse_rows(request.data["posts"])
-        if rows is None:
+        rows: list[dict[str, Any] | None]
+        row_errors: dict[int, Any] = {}
+        if serializer.is_valid():
             rows, workspace_id = (
                 serializer.validated_data["posts"],
                 serializer.validated_data.get("workspace"),
             )
         else:
+            shaped = _bulk_input_errors(serializer.errors)
+            if any(error["row"] is None for error in shaped):
+                return Response({"errors": shaped}, status=status.HTTP_400_BAD_REQUEST)
+            data = request.data
+            assert isinstance(data, dict)  # a body that is no JSON object has no row errors
+            # Only some rows are malformed: parse the rest one by one, so the
+            # rule checks of the good ones come back in the same answer.
+            rows, row_errors = _parse_rows(data["posts"])
             # The workspace field passed validation (its errors would carry no row).
-            raw = request.data.get("workspace")
+            raw = data.get("workspace")
             workspace_id = None if raw in (None, "") else int(raw)
         try:
             workspace = workspace_for_write(request, workspace_id)

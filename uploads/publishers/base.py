@@ -85,7 +85,8 @@ class Publisher:
     platform: ClassVar[str]
     caption_max_length: ClassVar[int] = 2200
 
-    def publish(self, *, driver: WebDriver, post: Post, account: Account) -> PublishResult:
+    def publish(self, *, driver: WebDriver | None, post: Post, account: Account) -> PublishResult:
+        """Publish the post with `driver`, the account's browser (None for an API publisher)."""
         raise NotImplementedError
 
     def verify(self, *, post: Post, account: Account) -> VerifyResult:

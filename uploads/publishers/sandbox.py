@@ -68,7 +68,9 @@ class SandboxPublisher(Publisher):
     caption_max_length = 2200
     wait_seconds = 20.0
 
-    def publish(self, *, driver: WebDriver, post: Post, account: Account) -> PublishResult:
+    def publish(self, *, driver: WebDriver | None, post: Post, account: Account) -> PublishResult:
+        if driver is None:
+            raise BrowserBrokeError("the sandbox publishes through a browser")
         try:
             return self._publish(driver, post, account)
         except _BROWSER_GONE as exc:

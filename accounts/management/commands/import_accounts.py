@@ -74,6 +74,7 @@ class Command(BaseCommand):
         if not rows:
             return [(1, "file", "no rows after the header.")]
         handle_max = Account._meta.get_field("handle").max_length
+        assert handle_max is not None  # a CharField always has one
         existing = set(workspace.accounts.values_list("platform", "handle"))
         seen: dict[tuple[str, str], int] = {}
         for number, row in rows:

@@ -64,10 +64,13 @@ class Command(BaseCommand):
         # read and encrypt again on write, and a filter on the field would
         # compare against a freshly encrypted (so never equal) token.
         quote = connection.ops.quote_name
+        pk_column = model._meta.pk.column
+        # Concrete fields (all encrypted_fields() yields) always have a column.
+        assert field.column is not None and pk_column is not None
         table, column, pk = (
             quote(model._meta.db_table),
             quote(field.column),
-            quote(model._meta.pk.column),
+            quote(pk_column),
         )
         where = f"{column} IS NOT NULL AND {column} <> ''"
         first_batch = f"SELECT {pk}, {column} FROM {table} WHERE {where} ORDER BY {pk} LIMIT %s"

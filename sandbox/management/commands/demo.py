@@ -120,7 +120,9 @@ class Command(BaseCommand):
         SandboxPost.objects.filter(account__handle__in=DEMO_ACCOUNTS).delete()
         SandboxAccount.objects.filter(handle__in=DEMO_ACCOUNTS).delete()
         with celery_app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(celery_app.conf.task_default_queue)
+            channel = conn.default_channel
+            # Every kombu channel has queue_purge; the stubs' StdChannel lacks it.
+            channel.queue_purge(celery_app.conf.task_default_queue)  # type: ignore[attr-defined]
 
         username, password = DEMO_LOGIN
         user, _ = get_user_model().objects.get_or_create(
