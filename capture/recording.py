@@ -17,19 +17,18 @@ screenshots per post, not one per event.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from selenium.webdriver.support.abstract_event_listener import AbstractEventListener
 from selenium.webdriver.support.event_firing_webdriver import EventFiringWebDriver
+
+from capture.recorder import recorder_bootstrap
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -40,21 +39,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RECORDER_PATH = Path(__file__).resolve().parent / "recorder" / "recorder.js"
 ACTION_KINDS = frozenset({"click", "input", "submit"})
-
-
-@cache
-def recorder_source() -> str:
-    return RECORDER_PATH.read_text(encoding="utf-8")
-
-
-def recorder_bootstrap(*, session_id: str, allow_list: list[str]) -> str:
-    """recorder.js followed by its start() call for one session."""
-    options = json.dumps({"sessionId": session_id, "allowList": allow_list})
-    return (
-        f"{recorder_source()}\n;try {{ window.__farmRecorder.start({options}); }} catch (e) {{}}\n"
-    )
 
 
 _DRAIN = "return window.__farmRecorder ? window.__farmRecorder.drain() : null;"

@@ -8,7 +8,6 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from capture.recording import RECORDER_PATH, recorder_bootstrap
+from capture.recorder import RECORDER_PATH, recorder_bootstrap
 
 pytestmark = pytest.mark.e2e
 
@@ -372,11 +371,3 @@ def test_stop_ends_recording_and_a_new_session_starts_clean(page: WebDriver) -> 
     assert _kinds(events)[0] == "navigate"
     assert events[0]["sequence"] == 0
     assert "click" in _kinds(events)
-
-
-def test_the_extension_ships_the_same_script() -> None:
-    copy = Path(settings.BASE_DIR) / "capture" / "extension" / "recorder.js"
-    assert copy.read_bytes() == RECORDER_PATH.read_bytes(), (
-        "capture/extension/recorder.js differs from capture/recorder/recorder.js: "
-        "run `make extension` to copy it"
-    )

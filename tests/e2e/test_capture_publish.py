@@ -16,7 +16,7 @@ from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
 from accounts.models import Workspace
 from browsers.pool import DriverPool
-from capture import recording
+from capture import recorder
 from capture.models import CapturedSession
 from uploads.models import PostAttempt, PostStatus
 from uploads.services import post_create
@@ -64,15 +64,15 @@ def test_a_broken_recorder_never_stops_a_post(
 ) -> None:
     broken = tmp_path / "recorder.js"
     broken.write_text("this is not ( javascript")
-    monkeypatch.setattr(recording, "RECORDER_PATH", broken)
-    recording.recorder_source.cache_clear()
+    monkeypatch.setattr(recorder, "RECORDER_PATH", broken)
+    recorder.recorder_source.cache_clear()
     account, _ = sandbox_account(workspace, "sam")
     post = post_create(workspace=workspace, account=account, title="Still goes out")
     try:
         with caplog.at_level(logging.WARNING, logger="capture.recording"):
             (post,) = queue_and_publish(pool, post)
     finally:
-        recording.recorder_source.cache_clear()
+        recorder.recorder_source.cache_clear()
 
     assert post.status == PostStatus.POSTED
     assert "could not start recording" in caplog.text
