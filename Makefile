@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup browsers demo test test-restarts lint serve bench clean extension
+.PHONY: setup browsers demo test test-restarts lint serve bench clean
 
 setup: $(STAMP) browsers
 
@@ -19,11 +19,6 @@ $(STAMP): pyproject.toml
 
 browsers:
 	@bash scripts/ensure-chromium
-
-# MV3 loads content scripts only from inside the extension's folder: it ships a
-# copy of the recorder, and a test fails when the copy falls behind.
-extension:
-	cp capture/recorder/recorder.js capture/extension/recorder.js
 
 demo: setup
 	$(BIN)/python manage.py demo

@@ -1,4 +1,9 @@
-"""The recorder script, and the bootstrap that starts it in a page for one session."""
+"""The recorder script, as the Python side injects it.
+
+One file, `capture/extension/recorder.js`: Manifest V3 loads content scripts
+only from inside the extension's folder, so the extension's copy is the only
+one, and publish runs inject that same file.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-RECORDER_PATH = Path(__file__).resolve().parent / "recorder" / "recorder.js"
+RECORDER_PATH = Path(__file__).resolve().parent / "extension" / "recorder.js"
 
 
 @cache

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from accounts.models import Workspace
 from capture.models import CapturedSession, Interaction
@@ -80,3 +85,26 @@ def make_session(workspace: Workspace) -> Callable[..., CapturedSession]:
         return session_open(**fields)
 
     return make
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    """One headless Chromium per test module, for the recorder script's tests."""
+    options = Options()
+    options.binary_location = django_settings.FARM_CHROMIUM_BINARY
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--window-size=1200,800",
+        f"--user-data-dir={tmp_path_factory.mktemp('profile')}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(
+        service=Service(executable_path=django_settings.FARM_CHROMEDRIVER_PATH), options=options
+    )
+    yield driver
+    driver.quit()

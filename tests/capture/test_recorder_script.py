@@ -8,14 +8,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -75,28 +70,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    options = Options()
-    options.binary_location = settings.FARM_CHROMIUM_BINARY
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--window-size=1200,800",
-        f"--user-data-dir={tmp_path_factory.mktemp('profile')}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=settings.FARM_CHROMEDRIVER_PATH), options=options
-    )
-    yield driver
-    driver.quit()
 
 
 def _start(driver: WebDriver, *, allow: list[str] | None = None, session: str = "s1") -> None:
@@ -372,11 +345,3 @@ def test_stop_ends_recording_and_a_new_session_starts_clean(page: WebDriver) -> 
     assert _kinds(events)[0] == "navigate"
     assert events[0]["sequence"] == 0
     assert "click" in _kinds(events)
-
-
-def test_the_extension_ships_the_same_script() -> None:
-    copy = Path(settings.BASE_DIR) / "capture" / "extension" / "recorder.js"
-    assert copy.read_bytes() == RECORDER_PATH.read_bytes(), (
-        "capture/extension/recorder.js differs from capture/recorder/recorder.js: "
-        "run `make extension` to copy it"
-    )

@@ -12,7 +12,7 @@ from core.errors import ServiceError, StateConflict
 from core.tasks import registered_task
 from tests.conftest import MemberClient
 from training.services import EXPORT_TASK
-from uploads import api as uploads_api
+from uploads.api import views as uploads_api_views
 from uploads.messages import PUBLISH_TASK
 
 MakeClient = Callable[..., MemberClient]
@@ -50,7 +50,7 @@ def test_a_service_error_without_a_field_is_a_non_field_error(
     def refuse(**_: object) -> None:
         raise ServiceError("The farm is not taking posts for this account today.")
 
-    monkeypatch.setattr(uploads_api.views, "post_create", refuse)
+    monkeypatch.setattr(uploads_api_views, "post_create", refuse)
     answer = api_client_for(workspace).post(
         POSTS, {"account": account.pk, "title": "x"}, format="json"
     )
@@ -69,7 +69,7 @@ def test_a_conflict_raised_by_a_service_is_a_409(
     def refuse(**_: object) -> None:
         raise StateConflict("Someone else changed this post a moment ago.")
 
-    monkeypatch.setattr(uploads_api.views, "post_create", refuse)
+    monkeypatch.setattr(uploads_api_views, "post_create", refuse)
     answer = api_client_for(workspace).post(
         POSTS, {"account": account.pk, "title": "x"}, format="json"
     )
@@ -87,7 +87,7 @@ def test_a_bug_is_a_500_in_the_logs_not_a_400_showing_its_message(
     def broken(**_: object) -> None:
         raise ValueError("internal detail: list index 7")
 
-    monkeypatch.setattr(uploads_api.views, "post_create", broken)
+    monkeypatch.setattr(uploads_api_views, "post_create", broken)
     client = api_client_for(workspace)
     client.raise_request_exception = False
     with caplog.at_level(logging.ERROR, logger="django.request"):
