@@ -20,7 +20,7 @@ from accounts.models import Account, Membership, Workspace
 from accounts.services import membership_add
 from capture.models import CapturedSession
 from capture.services import session_open, session_screenshot_add
-from tests.api.conftest import png_bytes
+from tests.factories import png_bytes
 from training.models import Export
 
 pytestmark = pytest.mark.django_db

@@ -1,21 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Membership, Workspace
+from accounts.models import Account, Membership
+from tests.factories import MakeAccount, MakeClient, MakeWorkspace
 from uploads.models import Post
 
 pytestmark = pytest.mark.django_db
 
 BULK = "/api/v1/posts/bulk/"
-
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
 
 
 def row(account: Account, n: int = 1, **fields: Any) -> dict[str, Any]:

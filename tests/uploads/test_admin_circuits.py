@@ -10,7 +10,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Workspace
 from monitoring.models import Alert
-from tests.admin.test_actions import run_action
+from tests.conftest import run_action
 from uploads.circuits import circuit_record_failure
 from uploads.models import ErrorKind, PlatformCircuit
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,17 +10,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from tests.api.conftest import png_bytes
+from tests.factories import MakeAccount, MakeClient, MakePost, MakeWorkspace, png_bytes
 from uploads.models import Campaign, Post, PostAttempt, PostStatus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 POSTS = "/api/v1/posts/"
-
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
-MakePost = Callable[..., Post]
 
 
 def url(post: Post, action: str = "") -> str:

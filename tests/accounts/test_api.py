@@ -1,20 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
 from accounts.services import account_disable, account_set_cookies
+from tests.factories import MakeAccount, MakeClient, MakeWorkspace
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNTS = "/api/v1/accounts/"
-
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
 
 
 def url(account: Account, action: str = "") -> str:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -8,17 +7,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from uploads.models import Post, PostStatus
+from tests.factories import MakeAccount, MakeClient, MakePost, MakeWorkspace
+from uploads.models import PostStatus
 from uploads.selectors import queue_summary
 
 pytestmark = pytest.mark.django_db
 
 QUEUE = "/api/v1/queue/"
-
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
-MakePost = Callable[..., Post]
 
 
 @pytest.fixture

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Membership, Workspace
+from accounts.models import Account, Membership
+from tests.factories import MakeAccount, MakeClient, MakePost, MakeWorkspace
 from uploads.models import Post, PostAttempt, PostStatus
 
 pytestmark = pytest.mark.django_db
 
 DEAD = "/api/v1/posts/dead/"
 REQUEUE_DEAD = "/api/v1/posts/dead/requeue/"
-
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
-MakePost = Callable[..., Post]
 
 
 def dead_post(make_post: MakePost, account: Account, title: str = "Gave up") -> Post:

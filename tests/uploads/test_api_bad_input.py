@@ -14,20 +14,17 @@ from PIL import Image
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Workspace
-from tests.api.conftest import png_bytes
+from accounts.models import Account
+from tests.factories import MakeAccount, MakeClient, MakeWorkspace, png_bytes
 from uploads.models import Post
 from uploads.publishers import get_publisher
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 POSTS = "/api/v1/posts/"
 BULK = "/api/v1/posts/bulk/"
 NO_SUCH_ACCOUNT = "No such account in this workspace."
 
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 WEBM_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01"
@@ -63,12 +60,6 @@ def media_post(account: Account, kind: str, media: SimpleUploadedFile | None) ->
     return data
 
 
-def image_bytes(image_format: str, size: tuple[int, int] = (8, 8)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (10, 120, 200)).save(buffer, format=image_format)
-    return buffer.getvalue()
-
-
 def bomb_png() -> bytes:
     # Small on the wire, but more pixels than Pillow agrees to open.
     buffer = io.BytesIO()
@@ -92,7 +83,7 @@ def bomb_png() -> bytes:
         ),
         pytest.param(
             "image",
-            lambda: upload("cat.jpg", image_bytes("BMP")),
+            lambda: upload("cat.jpg", png_bytes(fmt="BMP")),
             "BMP image",
             id="a .jpg that is really a BMP",
         ),
@@ -153,11 +144,11 @@ def test_bad_media_is_refused_naming_media(
 @pytest.mark.parametrize(
     ("kind", "name", "content"),
     [
-        ("image", "cat.jpg", image_bytes("JPEG")),
-        ("image", "cat.webp", image_bytes("WEBP")),
-        ("image", "cat.gif", image_bytes("GIF")),
+        ("image", "cat.jpg", png_bytes(fmt="JPEG")),
+        ("image", "cat.webp", png_bytes(fmt="WEBP")),
+        ("image", "cat.gif", png_bytes(fmt="GIF")),
         # The name and the client's content type are not what is checked, the bytes are.
-        ("image", "cat.jpg", image_bytes("PNG")),
+        ("image", "cat.jpg", png_bytes(fmt="PNG")),
         ("video", "clip.mp4", MP4_HEAD + b"\x00" * 256),
         ("video", "clip.mov", b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 256),
         ("video", "clip.webm", WEBM_HEAD + b"\x00" * 256),
