@@ -23,6 +23,9 @@ from rest_framework.test import APIClient
 from accounts.models import Account, Membership, Workspace
 from tests import factories
 from tests.factories import Farm, MakeAccount, MakeClient, MakePost, MakeUser, MakeWorkspace
+from tests.fakes import ScriptedPlatform
+from uploads.publishers import _REGISTRY as PUBLISHERS
+from uploads.publishers import register
 
 
 @pytest.fixture
@@ -75,6 +78,16 @@ def api_client_for(make_user: MakeUser) -> MakeClient:
 @pytest.fixture
 def make_post(db: None) -> MakePost:
     return factories.make_post
+
+
+@pytest.fixture
+def tiktok() -> Iterator[ScriptedPlatform]:
+    """TikTok's publisher, for this test a platform that answers from a script (tests/fakes.py)."""
+    register(ScriptedPlatform)
+    publisher = PUBLISHERS["tiktok"]
+    assert isinstance(publisher, ScriptedPlatform)
+    yield publisher
+    del PUBLISHERS["tiktok"]
 
 
 @pytest.fixture

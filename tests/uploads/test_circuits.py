@@ -8,9 +8,8 @@ way the e2e tests use the sandbox.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import ClassVar, cast
 
 import pytest
 from django.conf import settings
@@ -24,6 +23,8 @@ from browsers.models import BrowserProfile
 from browsers.pool import DriverPool
 from monitoring.models import Alert
 from tests.conftest import broker_queue_purge, broker_queue_size
+from tests.factories import make_posts
+from tests.fakes import HOLDER, ScriptedPlatform, publish
 from uploads.circuits import (
     circuit_close,
     circuit_probe_claim,
@@ -33,58 +34,20 @@ from uploads.circuits import (
 )
 from uploads.dispatcher import posts_dispatch
 from uploads.models import ErrorKind, PlatformCircuit, Post, PostAttempt, PostStatus
-from uploads.publishers import _REGISTRY as PUBLISHERS
 from uploads.publishers import (
     BrowserBrokeError,
     ContentRejectedError,
     LoginRequiredError,
     OutcomeUnknownError,
-    Publisher,
-    PublishResult,
     RateLimitedError,
     TransientError,
-    VerifyResult,
-    register,
 )
-from uploads.publishing import Outcome, post_publish, post_publish_with_driver
-from uploads.services import post_cancel, post_create, post_transition
+from uploads.publishing import post_publish
+from uploads.services import post_cancel
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HOLDER = "test-worker:1"
 State = PlatformCircuit.State
-# The publish service never touches the driver itself; the stand-in platform ignores it.
-NO_DRIVER = cast(WebDriver, None)
-
-
-class ScriptedPlatform(Publisher):
-    """TikTok, as far as these tests care: each publish takes the next scripted answer."""
-
-    platform: ClassVar[str] = "tiktok"
-
-    def __init__(self) -> None:
-        self.script: list[Exception | None] = []
-        self.published: set[str] = set()
-
-    def publish(self, *, driver: WebDriver, post: Post, account: Account) -> PublishResult:
-        answer = self.script.pop(0) if self.script else None
-        if answer is not None:
-            raise answer
-        self.published.add(str(post.publish_token))
-        return PublishResult(platform_post_id=f"tt-{post.pk}")
-
-    def verify(self, *, post: Post, account: Account) -> VerifyResult:
-        found = str(post.publish_token) in self.published
-        return VerifyResult(found=found, platform_post_id=f"tt-{post.pk}" if found else "")
-
-
-@pytest.fixture
-def tiktok() -> Iterator[ScriptedPlatform]:
-    register(ScriptedPlatform)
-    publisher = PUBLISHERS["tiktok"]
-    assert isinstance(publisher, ScriptedPlatform)
-    yield publisher
-    del PUBLISHERS["tiktok"]
 
 
 @pytest.fixture(autouse=True)
@@ -106,29 +69,9 @@ def make_busy_account(make_account: Callable[..., Account]) -> Callable[..., Acc
     return make
 
 
-def make_posts(account: Account, n: int) -> list[Post]:
-    return [
-        post_create(workspace=account.workspace, account=account, title=f"Post {i}")
-        for i in range(n)
-    ]
-
-
 def statuses(posts: list[Post]) -> list[str]:
     by_id = dict(Post.objects.filter(pk__in=[p.pk for p in posts]).values_list("pk", "status"))
     return [by_id[p.pk] for p in posts]
-
-
-def publish(post: Post) -> Outcome:
-    """What a worker does with a queued post: claim it with a lease, then publish it."""
-    assert post_transition(
-        post_id=post.pk,
-        from_=PostStatus.QUEUED,
-        to=PostStatus.PUBLISHING,
-        lease_holder=HOLDER,
-        lease_until=timezone.now() + timedelta(seconds=settings.FARM_PUBLISH_LEASE_SECONDS),
-    )
-    fresh = Post.objects.select_related("account__workspace").get(pk=post.pk)
-    return post_publish_with_driver(post=fresh, driver=NO_DRIVER, holder=HOLDER, reused=False)
 
 
 def circuit(platform: str = "tiktok") -> PlatformCircuit:
