@@ -17,7 +17,7 @@ from capture.services import (
     session_open,
 )
 from core.errors import ServiceError
-from tests.capture.conftest import make_event
+from tests.factories import make_event
 
 
 def test_session_open_masks_task_and_url(workspace) -> None:

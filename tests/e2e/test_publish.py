@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from PIL import Image
 from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Workspace
@@ -19,18 +16,13 @@ from browsers.pool import DriverPool
 from capture.models import CapturedSession
 from monitoring.models import Alert
 from sandbox.models import SandboxAccount, SandboxPost
+from tests.factories import png_upload
 from uploads.dispatcher import posts_dispatch
 from uploads.models import Post, PostAttempt, PostStatus
 from uploads.publishing import post_publish, posts_reconcile_unknown
 from uploads.services import post_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def png_upload(name: str = "photo.png", color: str = "teal") -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), color).save(buffer, format="PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
 
 
 def queue_and_publish(pool: DriverPool, *posts: Post) -> list[Post]:

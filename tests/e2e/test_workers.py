@@ -10,7 +10,7 @@ from django.db.models import Count
 from accounts.models import Workspace
 from sandbox.models import SandboxPost
 from tests.e2e.conftest import FarmProcesses, wait_until
-from tests.e2e.test_publish import png_upload
+from tests.factories import png_upload
 from uploads.models import TERMINAL, Post, PostAttempt, PostStatus
 from uploads.services import post_create
 

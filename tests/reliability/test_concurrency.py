@@ -25,7 +25,7 @@ def test_two_beats_and_two_dispatchers_never_dispatch_a_post_twice(
     farm: FarmProcesses, workspace: Workspace, sandbox_account: Callable[..., tuple]
 ) -> None:
     accounts = [sandbox_account(workspace, f"twin{n}")[0] for n in range(6)]
-    posts = posts_create(workspace, accounts, 60)
+    posts = posts_create(accounts, 60)
     farm.start_worker(concurrency=1, **FAST)
     farm.start_worker(concurrency=1, **FAST)
     farm.start_beat(**FAST)
@@ -73,7 +73,7 @@ def test_four_workers_fifty_accounts_never_exceed_three_posts_an_hour(
     workspace.max_accounts = 60
     workspace.save()
     accounts = [sandbox_account(workspace, f"lim{n:02d}")[0] for n in range(50)]
-    posts = posts_create(workspace, accounts, 200)  # 4 each: one more than the hour allows
+    posts = posts_create(accounts, 200)  # 4 each: one more than the hour allows
     for _ in range(4):
         farm.start_worker(concurrency=1, **FAST)
     farm.start_beat(**FAST)

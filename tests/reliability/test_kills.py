@@ -30,7 +30,7 @@ def test_sigkill_after_the_submit_loses_nothing_and_posts_nothing_twice(
     # The sandbox saves each upload, then takes a while to answer: the window
     # in which a worker that dies has posted without knowing it.
     accounts = [sandbox_account(workspace, f"kill{n}", answer_delay_ms=400)[0] for n in range(5)]
-    posts = posts_create(workspace, accounts, 100)
+    posts = posts_create(accounts, 100)
     targets = {post.pk for post in posts[::5]}  # 20 posts, spread over the run
     farm.start_worker(concurrency=2, **FAST)
     farm.start_beat(**FAST)
@@ -73,7 +73,7 @@ def test_sigterm_mid_publish_finishes_the_post_in_hand_and_gives_back_the_rest(
     farm: FarmProcesses, workspace: Workspace, sandbox_account: Callable[..., tuple]
 ) -> None:
     account, _ = sandbox_account(workspace, "term", answer_delay_ms=1500)
-    posts = posts_create(workspace, [account], 4)
+    posts = posts_create([account], 4)
     # Grace enough for the post in hand, cold browser and all.
     worker = farm.start_worker(concurrency=1, **{**FAST, "FARM_SHUTDOWN_GRACE_SECONDS": "20"})
     farm.start_beat(**FAST)
@@ -110,7 +110,7 @@ def test_sigterm_with_a_hung_answer_gives_the_post_back_within_the_grace(
 ) -> None:
     # The platform saves the post and then hangs far longer than the grace.
     account, _ = sandbox_account(workspace, "hung", answer_delay_ms=20_000)
-    (post,) = posts_create(workspace, [account], 1)
+    (post,) = posts_create([account], 1)
     worker = farm.start_worker(concurrency=1, **FAST)
     farm.start_beat(**FAST)
     wait_until(

@@ -33,7 +33,7 @@ def _run_with_restart(
     prefix: str,
 ) -> None:
     accounts = [sandbox_account(workspace, f"{prefix}{n}")[0] for n in range(10)]
-    posts = posts_create(workspace, accounts, 200)
+    posts = posts_create(accounts, 200)
     farm.start_worker(concurrency=2, **FAST)
     farm.start_beat(**FAST)
     ids = [post.pk for post in posts]

@@ -14,7 +14,7 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Workspace
 from capture.models import CapturedSession
-from tests.training.conftest import export_add_form
+from tests.factories import export_add_form
 from training.models import Export, ExportSchedule
 from training.services import export_build, export_create
 from training.tasks import build_export

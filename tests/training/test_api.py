@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Workspace
 from capture.models import CapturedSession
-from tests.training.conftest import MESSAGES_PER_UPLOAD
+from tests.factories import MESSAGES_PER_UPLOAD
 from training.models import Export
 from training.services import export_create
 from training.tasks import build_export
