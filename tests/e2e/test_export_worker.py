@@ -17,13 +17,14 @@ from django.urls import reverse
 
 from accounts.models import Workspace
 from capture.models import CapturedSession
+from core.processes import FarmProcesses
 from tests.factories import MESSAGES_PER_UPLOAD, export_add_form, record_session, upload_events
 from training.models import Export, ExportSchedule
 from training.services import export_schedule_save
 from training.split import VALIDATION, split_of
 from training.tasks import run_export_schedule
 
-from .conftest import FarmProcesses, wait_until
+from .conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
