@@ -22,7 +22,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
 from tests import factories
-from tests.factories import Farm, MakeAccount, MakeClient, MakePost, MakeUser, MakeWorkspace
+from tests.factories import (
+    Farm,
+    MakeAccount,
+    MakeClient,
+    MakePost,
+    MakeUser,
+    MakeWorkspace,
+    MemberOfTwo,
+)
 from tests.fakes import ScriptedPlatform
 from uploads.publishers import _REGISTRY as PUBLISHERS
 from uploads.publishers import register
@@ -46,6 +54,12 @@ def make_account(db: None) -> MakeAccount:
 @pytest.fixture
 def account(workspace: Workspace, make_account: MakeAccount) -> Account:
     return make_account(workspace)
+
+
+@pytest.fixture
+def their_account(make_workspace: MakeWorkspace, make_account: MakeAccount) -> Account:
+    """An account in someone else's workspace, which the test's people may not see."""
+    return make_account(make_workspace())
 
 
 @pytest.fixture
@@ -73,6 +87,13 @@ def api_client_for(make_user: MakeUser) -> MakeClient:
         return factories.token_client(make_user(workspace, role))
 
     return make
+
+
+@pytest.fixture
+def member_of_two(workspace: Workspace, api_client_for: MakeClient) -> MemberOfTwo:
+    """An operator of the test's workspace and of a second one: their API client, the second."""
+    client = api_client_for(workspace)
+    return client, factories.join_new_workspace(client)
 
 
 @pytest.fixture

@@ -50,6 +50,7 @@ MakeAccount = Callable[..., Account]
 MakeUser = Callable[..., AbstractBaseUser]
 MakePost = Callable[..., Post]
 MakeClient = Callable[..., APIClient]
+MemberOfTwo = tuple[APIClient, Workspace]  # a client and the second of its workspaces
 
 _numbers = itertools.count(1)
 
@@ -92,6 +93,13 @@ def make_user(
     if permissions:
         user.user_permissions.set(Permission.objects.filter(codename__in=permissions))
     return user
+
+
+def join_new_workspace(client: APIClient, role: str = Membership.Role.OPERATOR) -> Workspace:
+    """A new workspace in which the API client's person (`token_client`) has the role."""
+    workspace = make_workspace()
+    membership_add(workspace=workspace, user=client.user, role=role)  # type: ignore[attr-defined]
+    return workspace
 
 
 def make_superuser() -> AbstractBaseUser:

@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
 from accounts.services import account_disable, account_set_cookies
-from tests.factories import MakeAccount, MakeClient, MakeWorkspace
+from tests.factories import MakeAccount, MakeClient, MakeWorkspace, MemberOfTwo
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +38,9 @@ def test_list_shows_only_the_callers_workspaces(
 
 
 def test_list_filters_by_platform_state_workspace_and_searches_handles(
-    workspace: Workspace,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
-    api_client_for: MakeClient,
+    workspace: Workspace, member_of_two: MemberOfTwo, make_account: MakeAccount
 ) -> None:
-    second = make_workspace()
-    client = api_client_for(workspace)
-    Membership.objects.create(workspace=second, user=client.user, role="operator")
+    client, second = member_of_two
     make_account(workspace, handle="sandbox-cats")
     make_account(workspace, platform="tiktok", handle="tiktok-cats")
     paused = make_account(workspace, handle="sandbox-dogs")

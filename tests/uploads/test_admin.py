@@ -11,6 +11,11 @@ from tests.factories import Farm, MakePost
 from uploads.models import Post, PostStatus, RateLimitRule
 
 
+def act_on(client: Client, action: str, *posts: Post) -> list[str]:
+    """Apply a console action to the posts selected in the list; the messages it shows."""
+    return run_action(client, "admin:uploads_post_changelist", action, [post.pk for post in posts])
+
+
 def statuses(*posts: Post) -> list[str]:
     return [Post.objects.get(pk=post.pk).status for post in posts]
 
@@ -23,12 +28,7 @@ def test_cancel_stops_waiting_and_queued_posts_only(
     posted = make_post(account, PostStatus.POSTED)
     publishing = make_post(account, PostStatus.PUBLISHING)
 
-    shown = run_action(
-        superuser_client,
-        "admin:uploads_post_changelist",
-        "cancel_posts",
-        [waiting.pk, queued.pk, posted.pk, publishing.pk],
-    )
+    shown = act_on(superuser_client, "cancel_posts", waiting, queued, posted, publishing)
 
     assert statuses(waiting, queued, posted, publishing) == [
         "cancelled",
@@ -47,12 +47,7 @@ def test_requeue_gives_dead_failed_and_cancelled_posts_a_fresh_start(
     cancelled = make_post(account, PostStatus.CANCELLED)
     posted = make_post(account, PostStatus.POSTED)
 
-    shown = run_action(
-        superuser_client,
-        "admin:uploads_post_changelist",
-        "requeue_posts",
-        [dead.pk, failed.pk, cancelled.pk, posted.pk],
-    )
+    shown = act_on(superuser_client, "requeue_posts", dead, failed, cancelled, posted)
 
     assert statuses(dead, failed, cancelled, posted) == [
         "scheduled",
@@ -71,12 +66,7 @@ def test_requeue_dead_leaves_the_other_selected_posts_alone(
     dead = [make_post(account, PostStatus.DEAD) for _ in range(2)]
     failed = make_post(account, PostStatus.FAILED)
 
-    shown = run_action(
-        superuser_client,
-        "admin:uploads_post_changelist",
-        "requeue_dead_posts",
-        [*(post.pk for post in dead), failed.pk],
-    )
+    shown = act_on(superuser_client, "requeue_dead_posts", *dead, failed)
 
     assert statuses(*dead, failed) == ["scheduled", "scheduled", "failed"]
     assert shown == ["Requeued 2 post(s).", "1 selected post(s) were not dead."]

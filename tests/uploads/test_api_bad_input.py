@@ -15,7 +15,7 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import Account
-from tests.factories import MakeAccount, MakeClient, MakeWorkspace, png_bytes
+from tests.factories import MakeClient, png_bytes
 from uploads.models import Post
 from uploads.publishers import get_publisher
 
@@ -235,14 +235,12 @@ def test_an_unknown_time_zone_names_timezone(
 @pytest.mark.usefixtures("nothing_saved")
 def test_unknown_and_foreign_accounts_get_the_same_answer(
     account: Account,
+    their_account: Account,
     client: APIClient,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
 ) -> None:
-    theirs = make_account(make_workspace())
     answers = [
         client.post(POSTS, {"account": account_id, "title": "t"}, format="json")
-        for account_id in (theirs.pk, theirs.pk + 1000, 10**30)
+        for account_id in (their_account.pk, their_account.pk + 1000, 10**30)
     ]
 
     assert [a.status_code for a in answers] == [400, 400, 400]
@@ -255,12 +253,9 @@ def test_unknown_and_foreign_accounts_get_the_same_answer(
 @pytest.mark.usefixtures("nothing_saved")
 def test_a_bulk_call_mixing_good_bad_and_malformed_rows_saves_nothing_and_lists_each(
     account: Account,
+    their_account: Account,
     client: APIClient,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
 ) -> None:
-    theirs = make_account(make_workspace())
-
     def row(**fields: Any) -> dict[str, Any]:
         return {"account": account.pk, "title": "Fine", **fields}
 
@@ -270,8 +265,8 @@ def test_a_bulk_call_mixing_good_bad_and_malformed_rows_saves_nothing_and_lists_
         None,  # 2
         ["a", "list"],  # 3
         {"title": "No account"},  # 4
-        row(account=theirs.pk),  # 5: another workspace's account
-        row(account=theirs.pk + 1000),  # 6: no such account
+        row(account=their_account.pk),  # 5: another workspace's account
+        row(account=their_account.pk + 1000),  # 6: no such account
         row(account=10**30),  # 7: past any key
         row(caption="x" * 2201),  # 8
         row(scheduled_for="2030-01-15T09:00:00", timezone="America"),  # 9

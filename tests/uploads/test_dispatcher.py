@@ -96,26 +96,19 @@ def test_priority_then_schedule_decide_what_goes_first(
 ) -> None:
     account = make_account(workspace, per_hour_override=2)
     now = timezone.now()
-    low = post_create(
-        workspace=workspace,
-        account=account,
-        title="low",
-        priority=1,
-        scheduled_for=now - timedelta(hours=2),
-    )
-    high_late = post_create(
-        workspace=workspace,
-        account=account,
-        title="high late",
-        priority=9,
-        scheduled_for=now - timedelta(minutes=1),
-    )
-    high_early = post_create(
-        workspace=workspace,
-        account=account,
-        title="high early",
-        priority=9,
-        scheduled_for=now - timedelta(minutes=5),
+    low, high_late, high_early = (
+        post_create(
+            workspace=workspace,
+            account=account,
+            title=title,
+            priority=priority,
+            scheduled_for=now - ago,
+        )
+        for title, priority, ago in (
+            ("low", 1, timedelta(hours=2)),
+            ("high late", 9, timedelta(minutes=1)),
+            ("high early", 9, timedelta(minutes=5)),
+        )
     )
     assert posts_dispatch() == 2
     queued = set(Post.objects.filter(status=PostStatus.QUEUED).values_list("pk", flat=True))
