@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from capture.recorder import RECORDER_PATH, recorder_bootstrap
+from tests.chromium import chromium_open
 
 pytestmark = pytest.mark.e2e
 
@@ -79,22 +77,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    options = Options()
-    options.binary_location = settings.FARM_CHROMIUM_BINARY
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--window-size=1200,800",
-        f"--user-data-dir={tmp_path_factory.mktemp('profile')}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=settings.FARM_CHROMEDRIVER_PATH), options=options
-    )
+    driver = chromium_open(tmp_path_factory.mktemp("profile"), "--window-size=1200,800")
     yield driver
     driver.quit()
 

@@ -23,6 +23,10 @@ from config.celery import app as celery_app
 from core.processes import FarmProcesses
 from sandbox.models import SandboxAccount
 from sandbox.services import sandbox_account_create
+from uploads.dispatcher import posts_dispatch
+from uploads.models import Post
+from uploads.publishing import post_publish
+from uploads.services import post_create
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -75,6 +79,38 @@ def pool() -> Iterator[DriverPool]:
     pool = DriverPool(size=2, idle_seconds=60)
     yield pool
     pool.close_all()
+
+
+PublishNewPost = Callable[..., tuple[Account, Post]]
+
+
+def queue_and_publish(pool: DriverPool, *posts: Post) -> list[Post]:
+    """Dispatch (the real dispatcher) and publish in this process, as a worker would."""
+    assert posts_dispatch() >= len(posts)
+    for post in posts:
+        post_publish(post_id=post.pk, pool=pool)
+    return [Post.objects.get(pk=p.pk) for p in posts]
+
+
+@pytest.fixture
+def publish_new_post(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple[Account, SandboxAccount]],
+    pool: DriverPool,
+) -> PublishNewPost:
+    """A new sandbox account, with the faults named, has a text post published in this process.
+
+    Returns the account and the post as the publish left it.
+    """
+
+    def publish(handle: str, title: str, **faults: object) -> tuple[Account, Post]:
+        account, _ = sandbox_account(workspace, handle, **faults)
+        post = post_create(workspace=workspace, account=account, title=title)
+        (post,) = queue_and_publish(pool, post)
+        return account, post
+
+    return publish
 
 
 def _database_url() -> str:

@@ -59,24 +59,39 @@ class Case:
     lands: bool = False  # the platform has the post, whatever it answered
 
 
+def retried(error: PublishError, *, first_wait: int, failures: int) -> list[Case]:
+    """An error worth another try: the post waits after a first attempt, is dead after the last."""
+    return [
+        Case(
+            "first attempt",
+            error,
+            PostStatus.RETRY_WAIT,
+            attempts=1,
+            counts=True,
+            wait=first_wait,
+            failures=failures,
+        ),
+        Case(
+            "last attempt",
+            error,
+            PostStatus.DEAD,
+            attempts=MAX_ATTEMPTS,
+            counts=True,
+            wait=None,
+            failures=failures,
+            alert=(Alert.Kind.POST_DEAD, Alert.Severity.WARNING),
+            attempts_before=MAX_ATTEMPTS - 1,
+        ),
+    ]
+
+
 EXPECTED: dict[type[PublishError], list[Case]] = {
     RateLimitedError: [
-        Case(
-            "the platform names the wait",
-            RateLimitedError("slow down", retry_after_seconds=900),
-            PostStatus.RATE_LIMITED,
-            attempts=0,
-            counts=False,
-            wait=900,
-        ),
-        Case(
-            "no wait named",
-            RateLimitedError("slow down"),
-            PostStatus.RATE_LIMITED,
-            attempts=0,
-            counts=False,
-            wait=BACKOFF[0],
-        ),
+        Case(name, error, PostStatus.RATE_LIMITED, attempts=0, counts=False, wait=wait)
+        for name, error, wait in (
+            ("the platform names the wait", RateLimitedError("slow", retry_after_seconds=900), 900),
+            ("no wait named", RateLimitedError("slow down"), BACKOFF[0]),
+        )
     ],
     LoginRequiredError: [
         Case(
@@ -121,35 +136,12 @@ EXPECTED: dict[type[PublishError], list[Case]] = {
             alert=(Alert.Kind.POST_REJECTED, Alert.Severity.WARNING),
         ),
     ],
-    BrowserBrokeError: [
-        Case(
-            "first attempt",
-            BrowserBrokeError("chrome not reachable"),
-            PostStatus.RETRY_WAIT,
-            attempts=1,
-            counts=True,
-            wait=BROWSER_RETRY,
-        ),
-        Case(
-            "last attempt",
-            BrowserBrokeError("chrome not reachable"),
-            PostStatus.DEAD,
-            attempts=MAX_ATTEMPTS,
-            counts=True,
-            wait=None,
-            alert=(Alert.Kind.POST_DEAD, Alert.Severity.WARNING),
-            attempts_before=MAX_ATTEMPTS - 1,
-        ),
-    ],
+    BrowserBrokeError: retried(
+        BrowserBrokeError("chrome not reachable"), first_wait=BROWSER_RETRY, failures=0
+    ),
     TransientError: [
-        Case(
-            "first attempt",
-            TransientError("HTTP 503 from the upload page"),
-            PostStatus.RETRY_WAIT,
-            attempts=1,
-            counts=True,
-            wait=BACKOFF[0],
-            failures=1,
+        *retried(
+            TransientError("HTTP 503 from the upload page"), first_wait=BACKOFF[0], failures=1
         ),
         Case(
             "second attempt",
@@ -160,17 +152,6 @@ EXPECTED: dict[type[PublishError], list[Case]] = {
             wait=BACKOFF[1],
             failures=1,
             attempts_before=1,
-        ),
-        Case(
-            "last attempt",
-            TransientError("HTTP 503 from the upload page"),
-            PostStatus.DEAD,
-            attempts=MAX_ATTEMPTS,
-            counts=True,
-            wait=None,
-            failures=1,
-            alert=(Alert.Kind.POST_DEAD, Alert.Severity.WARNING),
-            attempts_before=MAX_ATTEMPTS - 1,
         ),
     ],
 }
