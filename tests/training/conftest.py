@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +36,27 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in lines]
 
 
+class SentBuilds(list[int]):
+    """The export ids sent to the worker, collected here instead of sent.
+
+    The send waits for the transaction's commit, which a test's never makes:
+    what runs inside `committing()` has its on-commit work done as it ends.
+    """
+
+    def __init__(self, capture_on_commit: Callable[..., AbstractContextManager[object]]) -> None:
+        super().__init__()
+        self._capture_on_commit = capture_on_commit
+
+    def committing(self) -> AbstractContextManager[object]:
+        return self._capture_on_commit(execute=True)
+
+
 @pytest.fixture
-def sent_builds(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The export ids sent to the worker, collected here instead of sent."""
+def sent_builds(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Callable[..., Any]
+) -> SentBuilds:
     from training.tasks import build_export
 
-    sent: list[int] = []
+    sent = SentBuilds(django_capture_on_commit_callbacks)
     monkeypatch.setattr(build_export, "delay", sent.append)
     return sent
