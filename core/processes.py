@@ -1,7 +1,8 @@
 """Starting the farm's processes (web, worker, beat) from one command.
 
-Used by `manage.py runfarm` and `manage.py demo`. In production each runs
-under its own supervisor (see compose.yaml); this is for one machine.
+Used by `manage.py runfarm`, `manage.py demo`, the benches, and the
+end-to-end and reliability tests. In production each runs under its own
+supervisor (see compose.yaml); this is for one machine.
 """
 
 from __future__ import annotations
@@ -38,24 +39,49 @@ def free_port(preferred: int) -> int:
 
 @dataclass
 class FarmProcesses:
+    """The farm's processes on this machine, each in its own process group.
+
+    `env` is added to this process's environment for every process; `start_*`
+    take more for one process (`env=`). A second process of a kind gets a
+    numbered name (worker-2), its output in `log_dir/<name>.log` when quiet.
+    """
+
     env: Mapping[str, str]
     log_dir: Path
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str, argv: list[str], *, quiet: bool = True) -> None:
+    def start(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        quiet: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> subprocess.Popen[bytes]:
+        name = self._free_name(name)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         output = (self.log_dir / f"{name}.log").open("wb") if quiet else None
         self.procs[name] = subprocess.Popen(  # our own interpreter and arguments
             argv,
             cwd=PROJECT_ROOT,
-            env={**os.environ, **self.env},
+            env={**os.environ, **self.env, **(env or {})},
             stdout=output,
             stderr=subprocess.STDOUT if quiet else None,
             start_new_session=True,
         )
+        return self.procs[name]
 
-    def start_web(self, port: int, **kwargs: bool) -> None:
-        self.start(
+    def _free_name(self, name: str) -> str:
+        n, free = 1, name
+        while free in self.procs:
+            n += 1
+            free = f"{name}-{n}"
+        return free
+
+    def start_web(
+        self, port: int, *, quiet: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return self.start(
             "web",
             [
                 sys.executable,
@@ -71,11 +97,14 @@ class FarmProcesses:
                 "--access-logfile",
                 "-",
             ],
-            **kwargs,
+            quiet=quiet,
+            env=env,
         )
 
-    def start_worker(self, concurrency: int = 2, **kwargs: bool) -> None:
-        self.start(
+    def start_worker(
+        self, concurrency: int = 2, *, quiet: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return self.start(
             "worker",
             [
                 sys.executable,
@@ -90,12 +119,18 @@ class FarmProcesses:
                 str(concurrency),
                 *CELERY_WORKER_FLAGS,
             ],
-            **kwargs,
+            quiet=quiet,
+            env=env,
         )
 
-    def start_beat(self, **kwargs: bool) -> None:
-        self.start(
-            "beat", [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO"], **kwargs
+    def start_beat(
+        self, *, quiet: bool = True, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        return self.start(
+            "beat",
+            [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO"],
+            quiet=quiet,
+            env=env,
         )
 
     def wait_for_http(self, url: str, timeout: float = 30) -> None:
@@ -110,6 +145,15 @@ class FarmProcesses:
                 )
             time.sleep(0.3)
         raise RuntimeError(f"{url} did not answer within {timeout:.0f}s; see {self.log_dir}")
+
+    def logs(self, tail: int = 4000) -> str:
+        """The last characters each quiet process wrote, for a report of what went wrong."""
+        parts = []
+        for name in self.procs:
+            log = self.log_dir / f"{name}.log"
+            if log.exists():
+                parts.append(f"--- {log.name}\n{log.read_text(errors='replace')[-tail:]}")
+        return "\n".join(parts)
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.procs.items() if proc.poll() is not None]

@@ -1,108 +1,144 @@
-"""Fixtures shared by every test: workspaces, accounts, users and API clients."""
+"""Fixtures shared by every test: workspaces, accounts, people, posts, clients, a whole farm.
+
+The builders themselves are in tests/factories.py; these hand them out with
+the database at hand.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import uuid
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, cast
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.messages import get_messages
+from django.db.models import Model
 from django.test import Client
-from rest_framework.authtoken.models import Token
+from django.urls import reverse
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from accounts.services import account_create, membership_add, workspace_create
-
-if TYPE_CHECKING:
-    from kombu import Connection
-    from kombu.transport.virtual import Channel as VirtualChannel
-
-_counter = itertools.count(1)
-
-
-@pytest.fixture
-def make_workspace(db: None) -> Callable[..., Workspace]:
-    def make(**fields: object) -> Workspace:
-        n = next(_counter)
-        return workspace_create(
-            name=str(fields.pop("name", f"Workspace {n}")),
-            slug=str(fields.pop("slug", f"workspace-{n}")),
-            **fields,  # type: ignore[arg-type]
-        )
-
-    return make
+from tests import factories
+from tests.factories import (
+    Farm,
+    MakeAccount,
+    MakeClient,
+    MakePost,
+    MakeUser,
+    MakeWorkspace,
+    MemberOfTwo,
+)
+from tests.fakes import ScriptedPlatform
+from uploads.publishers import _REGISTRY as PUBLISHERS
+from uploads.publishers import register
 
 
 @pytest.fixture
-def workspace(make_workspace: Callable[..., Workspace]) -> Workspace:
+def make_workspace(db: None) -> MakeWorkspace:
+    return factories.make_workspace
+
+
+@pytest.fixture
+def workspace(make_workspace: MakeWorkspace) -> Workspace:
     return make_workspace(name="Acme", slug="acme")
 
 
 @pytest.fixture
-def make_account(db: None) -> Callable[..., Account]:
-    def make(workspace: Workspace, **fields: object) -> Account:
-        n = next(_counter)
-        fields.setdefault("platform", "sandbox")
-        fields.setdefault("handle", f"user{n}")
-        fields.setdefault("credentials", {"username": fields["handle"], "password": "pw-secret-1"})
-        return account_create(workspace=workspace, **fields)  # type: ignore[arg-type]
-
-    return make
+def make_account(db: None) -> MakeAccount:
+    return factories.make_account
 
 
 @pytest.fixture
-def account(workspace: Workspace, make_account: Callable[..., Account]) -> Account:
+def account(workspace: Workspace, make_account: MakeAccount) -> Account:
     return make_account(workspace)
 
 
 @pytest.fixture
-def superuser(db: None) -> User:
-    return get_user_model().objects.create_superuser("root", "root@example.com", None)
+def their_account(make_workspace: MakeWorkspace, make_account: MakeAccount) -> Account:
+    """An account in someone else's workspace, which the test's people may not see."""
+    return make_account(make_workspace())
 
 
 @pytest.fixture
-def superuser_client(client: Client, superuser: User) -> Client:
+def make_user(db: None) -> MakeUser:
+    return factories.make_user
+
+
+@pytest.fixture
+def superuser(db: None) -> AbstractBaseUser:
+    return factories.make_superuser()
+
+
+@pytest.fixture
+def superuser_client(client: Client, superuser: AbstractBaseUser) -> Client:
     """The console (the admin) signed in as a superuser."""
     client.force_login(superuser)
     return client
 
 
 @pytest.fixture
-def make_user(db: None) -> Callable[..., User]:
-    def make(workspace: Workspace | None = None, role: str = Membership.Role.OPERATOR) -> User:
-        n = next(_counter)
-        user = get_user_model().objects.create_user(username=f"user{n}", password="pw-123456")
-        if workspace is not None:
-            membership_add(workspace=workspace, user=user, role=role)
-        return user
+def api_client_for(make_user: MakeUser) -> MakeClient:
+    """An API client authenticated by token as a member of the given workspace."""
+
+    def make(workspace: Workspace, role: str = Membership.Role.OPERATOR) -> APIClient:
+        return factories.token_client(make_user(workspace, role))
 
     return make
-
-
-class MemberClient(APIClient):
-    """An API client that keeps the member it is signed in as."""
-
-    user: User
 
 
 @pytest.fixture
-def api_client_for(make_user: Callable[..., User]) -> Callable[..., MemberClient]:
-    """An API client authenticated by token as a member of the given workspace."""
+def member_of_two(workspace: Workspace, api_client_for: MakeClient) -> MemberOfTwo:
+    """An operator of the test's workspace and of a second one: their API client, the second."""
+    client = api_client_for(workspace)
+    return client, factories.join_new_workspace(client)
 
-    def make(workspace: Workspace, role: str = Membership.Role.OPERATOR) -> MemberClient:
-        user = make_user(workspace, role)
-        token, _ = Token.objects.get_or_create(user=user)
-        client = MemberClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
-        client.user = user
-        return client
 
-    return make
+@pytest.fixture
+def make_post(db: None) -> MakePost:
+    return factories.make_post
+
+
+@pytest.fixture
+def tiktok() -> Iterator[ScriptedPlatform]:
+    """TikTok's publisher, for this test a platform that answers from a script (tests/fakes.py)."""
+    register(ScriptedPlatform)
+    publisher = PUBLISHERS["tiktok"]
+    assert isinstance(publisher, ScriptedPlatform)
+    yield publisher
+    del PUBLISHERS["tiktok"]
+
+
+@pytest.fixture
+def media_in_tmp(settings: Settings, tmp_path: Path) -> Path:
+    """Stored files (media, screenshots, exports) of the test go to a folder of its own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def farm(workspace: Workspace, media_in_tmp: Path) -> Farm:
+    """One of every model of the farm, to look at in the console.
+
+    (The end-to-end tests have a `farm` of their own: the farm's processes.)
+    """
+    return factories.make_farm(workspace)
+
+
+def admin_url(model: type[Model], view: str, *args: object) -> str:
+    """The console's page of a model: changelist, add, change, history, delete."""
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
+
+
+def run_action(client: Client, changelist: str, action: str, ids: list[int]) -> list[str]:
+    """Apply a console action to the selected rows; the messages it shows."""
+    response = client.post(
+        reverse(changelist), {"action": action, "_selected_action": [str(i) for i in ids]}
+    )
+    assert response.status_code == 302
+    return [str(message) for message in get_messages(response.wsgi_request)]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -116,16 +152,7 @@ def _own_celery_queue() -> Iterator[str]:
     yield queue
     app.conf.task_default_queue = previous
     with contextlib.suppress(Exception), app.connection_for_write() as conn:
-        broker_channel(conn).queue_delete(queue)
-
-
-def broker_channel(conn: Connection) -> VirtualChannel:
-    """The connection's default channel, with the queue calls of kombu's virtual transports.
-
-    Both brokers the farm runs on (Redis, the filesystem transport) are virtual
-    transports; kombu types default_channel only as the abstract StdChannel.
-    """
-    return cast("VirtualChannel", conn.default_channel)
+        conn.default_channel.queue_delete(queue)
 
 
 def broker_queue_size(queue: str | None = None) -> int:
@@ -134,11 +161,11 @@ def broker_queue_size(queue: str | None = None) -> int:
 
     name = queue or app.conf.task_default_queue
     with app.connection_for_write() as conn:
-        return broker_channel(conn).queue_declare(queue=name, passive=False).message_count
+        return conn.default_channel.queue_declare(queue=name, passive=False).message_count
 
 
 def broker_queue_purge(queue: str | None = None) -> None:
     from config.celery import app
 
     with app.connection_for_write() as conn:
-        broker_channel(conn).queue_purge(queue or app.conf.task_default_queue)
+        conn.default_channel.queue_purge(queue or app.conf.task_default_queue)

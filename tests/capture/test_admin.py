@@ -15,7 +15,7 @@ from capture.services import (
     session_events_append,
     session_screenshot_add,
 )
-from tests.capture.conftest import make_event, png_bytes
+from tests.factories import make_event, png_bytes
 
 
 def test_a_rejected_session_page_shows_scores_reason_and_thumbnails(

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import Membership
 from capture.models import CapturedSession, IngestToken, Interaction
 from capture.services import ingest_token_create, ingest_token_hash, ingest_token_revoke
-from tests.capture.conftest import make_event, png_bytes
+from tests.factories import make_event, png_bytes
 
 BASE = "/api/v1/capture/sessions/"
 

@@ -22,7 +22,7 @@ from capture.services import (
     sessions_archive_expired,
 )
 from capture.tasks import archive_expired_sessions
-from tests.capture.conftest import make_event, png_bytes
+from tests.factories import make_event, png_bytes
 
 
 def _filled(make_session: Callable, **fields) -> CapturedSession:

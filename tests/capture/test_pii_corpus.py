@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 
 from capture.models import CapturedSession
 from capture.services import ingest_token_create, session_archive
-from tests.capture.conftest import make_event
 from tests.capture.test_masking import CORPUS
+from tests.factories import make_event
 
 BASE = "/api/v1/capture/sessions/"
 CAPTURE_TABLES = [

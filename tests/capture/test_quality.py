@@ -13,7 +13,7 @@ from capture.services import (
     session_events_append,
     session_screenshot_add,
 )
-from tests.capture.conftest import make_event, png_bytes
+from tests.factories import make_event, png_bytes
 
 
 def _scores(events: list[dict[str, Any]], shots: set[int] | None = None):

@@ -14,7 +14,7 @@ from accounts.models import Workspace
 from capture.models import CapturedSession
 from capture.rrweb import RrwebError, rrweb_convert
 from capture.services import capture_settings_get
-from tests.capture.conftest import target_of
+from tests.factories import target_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "rrweb_upload.json"
 

@@ -14,7 +14,7 @@ from PIL import Image
 from capture.models import Interaction
 from capture.services import session_events_append, session_screenshot_add
 from core.errors import ServiceError
-from tests.capture.conftest import make_event, png_bytes
+from tests.factories import make_event, png_bytes
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -17,38 +15,29 @@ from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from accounts.services import membership_add
 from capture.models import CapturedSession
 from capture.services import session_open, session_screenshot_add
-from tests.api.conftest import png_bytes
+from tests.factories import MakeClient, console_client, make_superuser, make_user, png_bytes
 from training.models import Export
 
 pytestmark = pytest.mark.django_db
 
-MakeClient = Callable[..., APIClient]
-
 
 @pytest.fixture(autouse=True)
-def _media(settings: Settings, tmp_path: Path) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
+def _media(media_in_tmp: Path, settings: Settings) -> None:
     assert not settings.DEBUG  # as deployed: nothing else serves these files
 
 
 def _console_for(workspace: Workspace | None, *, superuser: bool = False) -> Client:
-    users = get_user_model().objects
     if superuser:
-        user = users.create_superuser("root", "root@example.com", None)
-    else:
-        name = f"staff-{workspace.slug if workspace else 'none'}"
-        user = users.create_user(name, is_staff=True)
-        user.user_permissions.set(
-            Permission.objects.filter(codename__in=["view_export", "view_screenshot"])
-        )
-        if workspace is not None:
-            membership_add(workspace=workspace, user=user, role=Membership.Role.VIEWER)
-    client = Client()
-    client.force_login(user)
-    return client
+        return console_client(make_superuser())
+    staff = make_user(
+        workspace,
+        Membership.Role.VIEWER,
+        is_staff=True,
+        permissions=["view_export", "view_screenshot"],
+    )
+    return console_client(staff)
 
 
 def _body(response: object) -> bytes:

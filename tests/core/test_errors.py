@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import pytest
 
 from accounts.models import Account, Workspace
 from core.errors import ServiceError, StateConflict
 from core.tasks import registered_task
-from tests.conftest import MemberClient
+from tests.factories import MakeClient
 from training.services import EXPORT_TASK
 from uploads.api import views as uploads_api_views
 from uploads.messages import PUBLISH_TASK
 
-MakeClient = Callable[..., MemberClient]
 POSTS = "/api/v1/posts/"
 
 

@@ -6,12 +6,7 @@ broker, exactly as in production; only the platform is the sandbox.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,10 +20,13 @@ from pytest_django.fixtures import Settings
 from accounts.models import Account, Workspace
 from browsers.pool import DriverPool
 from config.celery import app as celery_app
+from core.processes import FarmProcesses
 from sandbox.models import SandboxAccount
 from sandbox.services import sandbox_account_create
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from uploads.dispatcher import posts_dispatch
+from uploads.models import Post
+from uploads.publishing import post_publish
+from uploads.services import post_create
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,6 +81,38 @@ def pool() -> Iterator[DriverPool]:
     pool.close_all()
 
 
+PublishNewPost = Callable[..., tuple[Account, Post]]
+
+
+def queue_and_publish(pool: DriverPool, *posts: Post) -> list[Post]:
+    """Dispatch (the real dispatcher) and publish in this process, as a worker would."""
+    assert posts_dispatch() >= len(posts)
+    for post in posts:
+        post_publish(post_id=post.pk, pool=pool)
+    return [Post.objects.get(pk=p.pk) for p in posts]
+
+
+@pytest.fixture
+def publish_new_post(
+    sandbox: str,
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple[Account, SandboxAccount]],
+    pool: DriverPool,
+) -> PublishNewPost:
+    """A new sandbox account, with the faults named, has a text post published in this process.
+
+    Returns the account and the post as the publish left it.
+    """
+
+    def publish(handle: str, title: str, **faults: object) -> tuple[Account, Post]:
+        account, _ = sandbox_account(workspace, handle, **faults)
+        post = post_create(workspace=workspace, account=account, title=title)
+        (post,) = queue_and_publish(pool, post)
+        return account, post
+
+    return publish
+
+
 def _database_url() -> str:
     db = connection.settings_dict
     if connection.vendor == "sqlite":
@@ -93,10 +123,9 @@ def _database_url() -> str:
     return f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
-def farm_env(base_url: str, **extra: str) -> dict[str, str]:
-    """The environment a farm process needs to share this test's database, broker and sandbox."""
-    env = {
-        **os.environ,
+def farm_env(base_url: str) -> dict[str, str]:
+    """What a farm process needs to share this test's database, broker (its queue) and sandbox."""
+    return {
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_DEFAULT_QUEUE": celery_app.conf.task_default_queue,
@@ -106,80 +135,18 @@ def farm_env(base_url: str, **extra: str) -> dict[str, str]:
         "FARM_BROWSER_IDLE_SECONDS": "5",
         "PYTHONUNBUFFERED": "1",
     }
-    env.update(extra)
-    return env
-
-
-class FarmProcesses:
-    def __init__(self, base_url: str, log_dir: Path) -> None:
-        self.base_url = base_url
-        self.log_dir = log_dir
-        self.procs: list[tuple[subprocess.Popen[bytes], Path]] = []
-
-    def start_worker(self, *, concurrency: int = 2, **env: str) -> subprocess.Popen[bytes]:
-        name = f"w{len(self.procs)}-{os.getpid()}@%h"
-        return self._start(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                celery_app.conf.task_default_queue,
-                "-c",
-                str(concurrency),
-                "-n",
-                name,
-                "-l",
-                "INFO",
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-            ],
-            env,
-        )
-
-    def start_beat(self, **env: str) -> subprocess.Popen[bytes]:
-        return self._start(
-            [sys.executable, "-m", "celery", "-A", "config", "beat", "-l", "INFO"], env
-        )
-
-    def _start(self, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = self.log_dir / f"proc-{len(self.procs)}.log"
-        proc = subprocess.Popen(
-            argv,
-            cwd=PROJECT_ROOT,
-            env=farm_env(self.base_url, **env),
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.procs.append((proc, log))
-        return proc
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()[-4000:]}" for _, log in self.procs)
-
-    def stop(self) -> None:
-        for proc, _ in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc, _ in self.procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            # Whatever is left of the process group (browsers included) goes too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture
 def farm(sandbox: str, tmp_path: Path) -> Iterator[FarmProcesses]:
-    processes = FarmProcesses(sandbox, tmp_path)
+    """The farm's worker and beat processes, sharing this test's database, broker and sandbox.
+
+    `farm.start_worker(env=...)` and `farm.start_beat(env=...)` start them with
+    extra settings; `farm.logs()` says what they wrote.
+    """
+    processes = FarmProcesses(env=farm_env(sandbox), log_dir=tmp_path / "farm")
     yield processes
-    processes.stop()
+    processes.stop(grace=10)
 
 
 def wait_until(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,25 +13,18 @@ from pytest_django.fixtures import Settings
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chromium.webdriver import ChromiumDriver
 
-from accounts.models import Workspace
-from browsers.pool import DriverPool
 from capture import recorder
 from capture.models import CapturedSession
-from tests.capture.conftest import target_of
+from tests.e2e.conftest import PublishNewPost
 from uploads.models import PostAttempt, PostStatus
-from uploads.services import post_create
-
-from .test_publish import queue_and_publish
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_rejected_post_is_recorded_up_to_the_platforms_answer(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+    publish_new_post: PublishNewPost,
 ) -> None:
-    account, _ = sandbox_account(workspace, "rita", reject_reason="No links allowed")
-    post = post_create(workspace=workspace, account=account, title="Spam?")
-    (post,) = queue_and_publish(pool, post)
+    _, post = publish_new_post("rita", "Spam?", reject_reason="No links allowed")
     assert post.status == PostStatus.FAILED
 
     session = CapturedSession.objects.get(attempt=PostAttempt.objects.get(post=post))
@@ -41,7 +33,7 @@ def test_a_rejected_post_is_recorded_up_to_the_platforms_answer(
     assert session.ended_at is not None
     events = list(session.interactions.order_by("sequence"))
     submit_click = [e for e in events if e.kind == "click"][-1]
-    assert target_of(submit_click)["attributes"]["data-testid"] == "upload-submit"
+    assert submit_click.target["attributes"]["data-testid"] == "upload-submit"
     # The page the run ended on, the rejection, is kept as the last screenshot.
     last = session.screenshots.order_by("-pk").first()
     assert last is not None and last.sequence == events[-1].sequence
@@ -55,10 +47,7 @@ def test_a_rejected_post_is_recorded_up_to_the_platforms_answer(
 
 
 def test_a_broken_recorder_never_stops_a_post(
-    sandbox: str,
-    workspace: Workspace,
-    sandbox_account: Callable[..., tuple],
-    pool: DriverPool,
+    publish_new_post: PublishNewPost,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -67,11 +56,9 @@ def test_a_broken_recorder_never_stops_a_post(
     broken.write_text("this is not ( javascript")
     monkeypatch.setattr(recorder, "RECORDER_PATH", broken)
     recorder.recorder_source.cache_clear()
-    account, _ = sandbox_account(workspace, "sam")
-    post = post_create(workspace=workspace, account=account, title="Still goes out")
     try:
         with caplog.at_level(logging.WARNING, logger="uploads.recording"):
-            (post,) = queue_and_publish(pool, post)
+            _, post = publish_new_post("sam", "Still goes out")
     finally:
         recorder.recorder_source.cache_clear()
 
@@ -83,27 +70,15 @@ def test_a_broken_recorder_never_stops_a_post(
     assert session.events_count == 0
 
 
-def test_capture_can_be_turned_off(
-    sandbox: str,
-    workspace: Workspace,
-    sandbox_account: Callable[..., tuple],
-    pool: DriverPool,
-    settings: Settings,
-) -> None:
+def test_capture_can_be_turned_off(publish_new_post: PublishNewPost, settings: Settings) -> None:
     settings.CAPTURE_PUBLISH_RUNS = False
-    account, _ = sandbox_account(workspace, "tom")
-    post = post_create(workspace=workspace, account=account, title="Unrecorded")
-    (post,) = queue_and_publish(pool, post)
+    _, post = publish_new_post("tom", "Unrecorded")
     assert post.status == PostStatus.POSTED
     assert not CapturedSession.objects.exists()
 
 
 def test_without_cdp_a_run_is_still_recorded(
-    sandbox: str,
-    workspace: Workspace,
-    sandbox_account: Callable[..., tuple],
-    pool: DriverPool,
-    monkeypatch: pytest.MonkeyPatch,
+    publish_new_post: PublishNewPost, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A remote node may not pass CDP through: the recorder is put in after each
     # page load instead, and screenshots come as PNG, stored as WebP.
@@ -117,9 +92,7 @@ def test_without_cdp_a_run_is_still_recorded(
         return real(self, cmd, cmd_args)
 
     monkeypatch.setattr(ChromiumDriver, "execute_cdp_cmd", no_page_domain)
-    account, _ = sandbox_account(workspace, "remy")
-    post = post_create(workspace=workspace, account=account, title="Through a grid")
-    (post,) = queue_and_publish(pool, post)
+    _, post = publish_new_post("remy", "Through a grid")
     assert post.status == PostStatus.POSTED
     assert "Page.addScriptToEvaluateOnNewDocument" in refused
     assert "Page.captureScreenshot" not in refused  # not asked once CDP was found missing
@@ -127,9 +100,7 @@ def test_without_cdp_a_run_is_still_recorded(
     session = CapturedSession.objects.get(attempt=PostAttempt.objects.get(post=post))
     assert session.state == CapturedSession.State.ACCEPTED, session.rejection_reason
     clicks = session.interactions.filter(kind="click").order_by("sequence")
-    last_click = clicks.last()
-    assert last_click is not None
-    assert target_of(last_click)["attributes"]["data-testid"] == "upload-submit"
+    assert clicks.last().target["attributes"]["data-testid"] == "upload-submit"
     shot = session.screenshots.order_by("-pk").first()
     assert shot is not None
     assert Image.open(io.BytesIO(shot.image.read())).format == "WEBP"

@@ -16,15 +16,15 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import Workspace
-from capture.models import CapturedSession, CaptureSettings
-from capture.services import session_close, session_events_append, session_open
-from tests.training.conftest import BASE, MESSAGES_PER_UPLOAD, export_add_form, upload_events
+from capture.models import CapturedSession
+from core.processes import FarmProcesses
+from tests.factories import MESSAGES_PER_UPLOAD, export_add_form, record_session, upload_events
 from training.models import Export, ExportSchedule
 from training.services import export_schedule_save
 from training.split import VALIDATION, split_of
 from training.tasks import run_export_schedule
 
-from .conftest import FarmProcesses, wait_until
+from .conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,19 +34,17 @@ VALIDATION_SHARE = 0.25
 
 @pytest.fixture
 def recorded(workspace: Workspace) -> list[CapturedSession]:
-    CaptureSettings.objects.update_or_create(workspace=workspace, defaults={"min_quality": 0.0})
     sessions: list[CapturedSession] = []
     # Session ids are random; record on until both splits hold a session, so the
     # worker is seen writing both files.
     while len(sessions) < SESSIONS or len({split_of(s.pk, VALIDATION_SHARE) for s in sessions}) < 2:
-        session = session_open(
-            workspace=workspace,
-            kind=CapturedSession.Kind.HUMAN,
-            task=f"Upload clip {len(sessions)} as a public video",
-            start_url=f"{BASE}/upload/",
+        sessions.append(
+            record_session(
+                workspace=workspace,
+                task=f"Upload clip {len(sessions)} as a public video",
+                events=upload_events(f"Clip {len(sessions)}"),
+            )
         )
-        session_events_append(session=session, events=upload_events(f"Clip {len(sessions)}"))
-        sessions.append(session_close(session=session))
     return sessions
 
 

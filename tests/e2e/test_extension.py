@@ -19,9 +19,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -33,7 +30,7 @@ from capture.models import CapturedSession
 from capture.services import ingest_token_create
 from core.processes import free_port
 from sandbox.models import SandboxPost
-from tests.capture.conftest import target_of
+from tests.chromium import chromium_open
 
 from .conftest import wait_until
 
@@ -52,31 +49,40 @@ def unpacked_extension_id(path: Path) -> str:
 def extension_browser(tmp_path: Path) -> Iterator[tuple[WebDriver, str]]:
     folder = tmp_path / "extension"
     shutil.copytree(EXTENSION_DIR, folder)
-    options = Options()
-    options.binary_location = settings.FARM_CHROMIUM_BINARY
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
+    driver = chromium_open(
+        tmp_path / "profile",
         "--window-size=1000,420",  # short, so the upload page scrolls
-        f"--user-data-dir={tmp_path / 'profile'}",
         f"--load-extension={folder}",
         f"--disable-extensions-except={folder}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(
-        service=Service(executable_path=settings.FARM_CHROMEDRIVER_PATH), options=options
     )
     driver.set_page_load_timeout(30)
     try:
         yield driver, unpacked_extension_id(folder)
     finally:
         driver.quit()
+
+
+ExtensionUser = Callable[[str], tuple[WebDriver, str, str]]
+
+
+@pytest.fixture
+def extension_user(
+    workspace: Workspace,
+    sandbox_account: Callable[..., tuple],
+    extension_browser: tuple[WebDriver, str],
+) -> ExtensionUser:
+    """A person with a sandbox account and the extension, not yet set up, and a capture token.
+
+    Returns the browser, the extension's id and the token (named after them).
+    """
+    driver, extension_id = extension_browser
+
+    def make(handle: str) -> tuple[WebDriver, str, str]:
+        sandbox_account(workspace, handle)
+        _, plain = ingest_token_create(workspace=workspace, name=handle)
+        return driver, extension_id, plain
+
+    return make
 
 
 def _testid(name: str) -> tuple[str, str]:
@@ -135,7 +141,7 @@ def _human_sessions(workspace: Workspace) -> list[CapturedSession]:
 
 def _input_testids(session: CapturedSession) -> list[str]:
     return [
-        target_of(e)["attributes"]["data-testid"]
+        e.target["attributes"]["data-testid"]
         for e in session.interactions.filter(kind="input").order_by("sequence")
     ]
 
@@ -205,15 +211,15 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
     # Two forms, each: typed fields, a click on its button, its submit.
     assert kinds.count("submit") == 2
     clicks = [e for e in events if e.kind == "click"]
-    assert [target_of(c)["attributes"]["data-testid"] for c in clicks] == [
+    assert [c.target["attributes"]["data-testid"] for c in clicks] == [
         "login-submit",
         "upload-submit",
     ]
     for click in clicks:
-        best = target_of(click)["selectors"][0]
+        best = click.target["selectors"][0]
         assert best["kind"] == "testid" and best["score"] == 1.0 and best["unique"]
         assert click.found_in_dom
-    inputs = {target_of(e)["attributes"]["data-testid"]: e for e in events if e.kind == "input"}
+    inputs = {e.target["attributes"]["data-testid"]: e for e in events if e.kind == "input"}
     assert set(inputs) == {"login-handle", "login-password", "upload-title", "upload-caption"}
     assert inputs["login-password"].value == ""
     assert inputs["login-password"].masked_kinds == ["password"]
@@ -227,15 +233,8 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
     assert session.screenshots.exists()
 
 
-def test_a_paused_extension_sends_nothing(
-    sandbox: str,
-    workspace: Workspace,
-    sandbox_account: Callable[..., tuple],
-    extension_browser: tuple[WebDriver, str],
-) -> None:
-    driver, extension_id = extension_browser
-    sandbox_account(workspace, "quiet")
-    _, plain = ingest_token_create(workspace=workspace, name="paused")
+def test_a_paused_extension_sends_nothing(sandbox: str, extension_user: ExtensionUser) -> None:
+    driver, extension_id, plain = extension_user("quiet")
     _options_save(driver, extension_id, api_base=sandbox, token=plain, paused=True)
 
     _sign_in(driver, sandbox, "quiet")
@@ -247,14 +246,9 @@ def test_a_paused_extension_sends_nothing(
 
 
 def test_events_recorded_while_the_farm_is_unreachable_arrive_later_and_idle_sessions_close(
-    sandbox: str,
-    workspace: Workspace,
-    sandbox_account: Callable[..., tuple],
-    extension_browser: tuple[WebDriver, str],
+    sandbox: str, workspace: Workspace, extension_user: ExtensionUser
 ) -> None:
-    driver, extension_id = extension_browser
-    sandbox_account(workspace, "offline")
-    _, plain = ingest_token_create(workspace=workspace, name="offline")
+    driver, extension_id, plain = extension_user("offline")
     nowhere = f"http://127.0.0.1:{free_port(0)}"
     status = _options_save(driver, extension_id, api_base=nowhere, token=plain, idle_minutes="0.1")
     assert "could not be reached" in status, status
@@ -290,14 +284,9 @@ def test_events_recorded_while_the_farm_is_unreachable_arrive_later_and_idle_ses
 
 
 def test_a_session_closed_by_the_farm_goes_on_in_a_new_one(
-    sandbox: str,
-    workspace: Workspace,
-    sandbox_account: Callable[..., tuple],
-    extension_browser: tuple[WebDriver, str],
+    sandbox: str, workspace: Workspace, extension_user: ExtensionUser
 ) -> None:
-    driver, extension_id = extension_browser
-    sandbox_account(workspace, "reopen")
-    _, plain = ingest_token_create(workspace=workspace, name="reopen")
+    driver, extension_id, plain = extension_user("reopen")
     _options_save(driver, extension_id, api_base=sandbox, token=plain)
     _sign_in(driver, sandbox, "reopen")
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from PIL import Image
 from pytest_django.fixtures import Settings
 
 from accounts.models import Account, Workspace
@@ -19,27 +16,14 @@ from browsers.pool import DriverPool
 from capture.models import CapturedSession
 from monitoring.models import Alert
 from sandbox.models import SandboxAccount, SandboxPost
-from tests.capture.conftest import target_of
+from tests.e2e.conftest import PublishNewPost, queue_and_publish
+from tests.factories import png_upload
 from uploads.dispatcher import posts_dispatch
 from uploads.models import Post, PostAttempt, PostStatus
-from uploads.publishing import post_publish, posts_reconcile_unknown
+from uploads.publishing import posts_reconcile_unknown
 from uploads.services import post_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def png_upload(name: str = "photo.png", color: str = "teal") -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), color).save(buffer, format="PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
-def queue_and_publish(pool: DriverPool, *posts: Post) -> list[Post]:
-    """Dispatch (the real dispatcher) and publish in this process, as a worker would."""
-    assert posts_dispatch() >= len(posts)
-    for post in posts:
-        post_publish(post_id=post.pk, pool=pool)
-    return [Post.objects.get(pk=p.pk) for p in posts]
 
 
 def test_posts_publish_once_with_their_media_and_reuse_one_browser(
@@ -88,8 +72,7 @@ def test_posts_publish_once_with_their_media_and_reuse_one_browser(
         assert session.events_count == len(kinds)
         assert session.screenshots.exists()
         publish = session.interactions.filter(kind="click").last()
-        assert publish is not None
-        assert target_of(publish)["selectors"][0]["value"] == '[data-testid="upload-submit"]'
+        assert publish.target["selectors"][0]["value"] == '[data-testid="upload-submit"]'
         assert publish.screenshot is not None
         values = set(session.interactions.filter(kind="input").values_list("value", flat=True))
         assert values <= {"•••", ""}  # titles and captions stay in the page
@@ -99,16 +82,13 @@ def test_posts_publish_once_with_their_media_and_reuse_one_browser(
 
 
 def test_rate_limited_waits_the_time_named_and_uses_no_attempt(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+    publish_new_post: PublishNewPost,
 ) -> None:
-    account, _ = sandbox_account(workspace, "bob", rate_limit_seconds=900)
-    post = post_create(workspace=workspace, account=account, title="Too soon")
     before = timezone.now()
-    (post,) = queue_and_publish(pool, post)
+    _, post = publish_new_post("bob", "Too soon", rate_limit_seconds=900)
 
     assert post.status == PostStatus.RATE_LIMITED
     assert post.attempts_count == 0
-    assert post.next_attempt_at is not None
     assert before + timedelta(seconds=890) < post.next_attempt_at < before + timedelta(seconds=960)
     assert not SandboxPost.objects.exists()
     # Not due yet: the dispatcher leaves it alone.
@@ -116,16 +96,13 @@ def test_rate_limited_waits_the_time_named_and_uses_no_attempt(
 
 
 def test_flaky_server_retries_with_backoff_then_publishes(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
+    publish_new_post: PublishNewPost, pool: DriverPool
 ) -> None:
-    account, _ = sandbox_account(workspace, "carol", fail_next=1)
-    post = post_create(workspace=workspace, account=account, title="Flaky")
     before = timezone.now()
-    (post,) = queue_and_publish(pool, post)
+    _, post = publish_new_post("carol", "Flaky", fail_next=1)
 
     assert post.status == PostStatus.RETRY_WAIT
     assert post.attempts_count == 1
-    assert post.next_attempt_at is not None
     assert before + timedelta(seconds=590) < post.next_attempt_at < before + timedelta(seconds=660)
     assert PostAttempt.objects.get(post=post).screenshot  # what the operator would have seen
 
@@ -149,12 +126,8 @@ def test_attempts_used_up_make_the_post_dead(
     assert Alert.objects.filter(kind=Alert.Kind.POST_DEAD, account=account).exists()
 
 
-def test_logged_out_pauses_the_account_and_keeps_the_post(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
-) -> None:
-    account, _ = sandbox_account(workspace, "erin", logged_out=True)
-    post = post_create(workspace=workspace, account=account, title="Locked out")
-    (post,) = queue_and_publish(pool, post)
+def test_logged_out_pauses_the_account_and_keeps_the_post(publish_new_post: PublishNewPost) -> None:
+    account, post = publish_new_post("erin", "Locked out", logged_out=True)
 
     assert post.status == PostStatus.SCHEDULED
     assert post.attempts_count == 0
@@ -166,35 +139,23 @@ def test_logged_out_pauses_the_account_and_keeps_the_post(
     assert posts_dispatch() == 0
 
 
-def test_rejected_content_fails_with_the_platforms_reason(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
-) -> None:
-    account, _ = sandbox_account(workspace, "frank", reject_reason="Violates community rules")
-    post = post_create(workspace=workspace, account=account, title="Nope")
-    (post,) = queue_and_publish(pool, post)
+def test_rejected_content_fails_with_the_platforms_reason(publish_new_post: PublishNewPost) -> None:
+    _, post = publish_new_post("frank", "Nope", reject_reason="Violates community rules")
 
     assert post.status == PostStatus.FAILED
     assert post.last_error == "Violates community rules"
     assert posts_dispatch() == 0
 
 
-def test_garbage_html_is_a_transient_error_not_a_crash(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
-) -> None:
-    account, _ = sandbox_account(workspace, "gina", garbage_html=True)
-    post = post_create(workspace=workspace, account=account, title="Garbled")
-    (post,) = queue_and_publish(pool, post)
+def test_garbage_html_is_a_transient_error_not_a_crash(publish_new_post: PublishNewPost) -> None:
+    _, post = publish_new_post("gina", "Garbled", garbage_html=True)
 
     assert post.status == PostStatus.RETRY_WAIT
     assert "unrecognised page" in post.last_error
 
 
-def test_slow_platform_still_publishes(
-    sandbox: str, workspace: Workspace, sandbox_account: Callable[..., tuple], pool: DriverPool
-) -> None:
-    account, _ = sandbox_account(workspace, "hank", slow_ms=1500)
-    post = post_create(workspace=workspace, account=account, title="Patience")
-    (post,) = queue_and_publish(pool, post)
+def test_slow_platform_still_publishes(publish_new_post: PublishNewPost) -> None:
+    _, post = publish_new_post("hank", "Patience", slow_ms=1500)
     assert post.status == PostStatus.POSTED
 
 

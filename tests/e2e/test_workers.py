@@ -8,9 +8,10 @@ import pytest
 from django.db.models import Count
 
 from accounts.models import Workspace
+from core.processes import FarmProcesses
 from sandbox.models import SandboxPost
-from tests.e2e.conftest import FarmProcesses, wait_until
-from tests.e2e.test_publish import png_upload
+from tests.e2e.conftest import wait_until
+from tests.factories import png_upload
 from uploads.models import TERMINAL, Post, PostAttempt, PostStatus
 from uploads.services import post_create
 
@@ -36,8 +37,8 @@ def test_beat_and_workers_publish_every_post_exactly_once(
         posts.append(post_create(workspace=workspace, account=shaky, title=f"Note {n}"))
 
     fast = {"FARM_DISPATCH_INTERVAL_SECONDS": "1", "FARM_RETRY_BACKOFF_SECONDS": "2,2,2"}
-    farm.start_worker(concurrency=2, **fast)
-    farm.start_beat(**fast)
+    farm.start_worker(concurrency=2, env=fast)
+    farm.start_beat(env=fast)
 
     def all_done() -> bool:
         return (

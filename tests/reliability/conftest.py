@@ -17,7 +17,7 @@ import pytest
 from django.db import DatabaseError, connection
 from django.db.models import Count
 
-from accounts.models import Account, Workspace
+from accounts.models import Account
 from sandbox.models import SandboxPost
 
 # The shared end-to-end fixtures: the live sandbox, farm processes, accounts.
@@ -27,8 +27,8 @@ from tests.e2e.conftest import (  # noqa: F401
     sandbox,
     sandbox_account,
 )
+from tests.factories import make_posts
 from uploads.models import TERMINAL, Post
-from uploads.services import post_create
 
 # Recovery in seconds rather than minutes: short leases with a fast heartbeat,
 # a dispatcher pass every second, quick resends, retries and settling.
@@ -58,22 +58,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def posts_create(workspace: Workspace, accounts: Sequence[Account], count: int) -> list[Post]:
+def posts_create(accounts: Sequence[Account], count: int) -> list[Post]:
     """`count` text posts spread round-robin over the accounts, due now.
 
     The accounts' daily quotas are raised out of the way: a dispatch whose
     worker died counts against the quota, and a test's posts must all fit.
     """
     Account.objects.filter(pk__in=[account.pk for account in accounts]).update(daily_quota=10_000)
-    return [
-        post_create(
-            workspace=workspace,
-            account=accounts[n % len(accounts)],
-            title=f"Post {n}",
-            caption=f"caption {n}",
-        )
-        for n in range(count)
-    ]
+    return make_posts(accounts, count)
 
 
 def sandbox_copies(posts: Iterable[Post]) -> dict[str, int]:

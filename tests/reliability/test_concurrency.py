@@ -12,8 +12,9 @@ from django.db.models import Count
 from accounts.models import Workspace
 from core.beat import BEAT_LOCK
 from core.models import SchedulerLock
+from core.processes import FarmProcesses
 from sandbox.models import SandboxPost
-from tests.e2e.conftest import FarmProcesses, wait_until
+from tests.e2e.conftest import wait_until
 from tests.reliability.conftest import FAST, all_terminal, posts_create, sandbox_copies, statuses
 from uploads.dispatcher import posts_dispatch
 from uploads.models import Post, PostAttempt, PostStatus, RateLimitRule
@@ -25,11 +26,11 @@ def test_two_beats_and_two_dispatchers_never_dispatch_a_post_twice(
     farm: FarmProcesses, workspace: Workspace, sandbox_account: Callable[..., tuple]
 ) -> None:
     accounts = [sandbox_account(workspace, f"twin{n}")[0] for n in range(6)]
-    posts = posts_create(workspace, accounts, 60)
-    farm.start_worker(concurrency=1, **FAST)
-    farm.start_worker(concurrency=1, **FAST)
-    farm.start_beat(**FAST)
-    farm.start_beat(**FAST)
+    posts = posts_create(accounts, 60)
+    farm.start_worker(concurrency=1, env=FAST)
+    farm.start_worker(concurrency=1, env=FAST)
+    farm.start_beat(env=FAST)
+    farm.start_beat(env=FAST)
 
     # Meanwhile two more dispatchers race each other, and the beats' own.
     stop = threading.Event()
@@ -73,10 +74,10 @@ def test_four_workers_fifty_accounts_never_exceed_three_posts_an_hour(
     workspace.max_accounts = 60
     workspace.save()
     accounts = [sandbox_account(workspace, f"lim{n:02d}")[0] for n in range(50)]
-    posts = posts_create(workspace, accounts, 200)  # 4 each: one more than the hour allows
+    posts = posts_create(accounts, 200)  # 4 each: one more than the hour allows
     for _ in range(4):
-        farm.start_worker(concurrency=1, **FAST)
-    farm.start_beat(**FAST)
+        farm.start_worker(concurrency=1, env=FAST)
+    farm.start_beat(env=FAST)
 
     def three_each_posted() -> bool:
         return Post.objects.filter(status=PostStatus.POSTED).count() >= 150

@@ -12,8 +12,9 @@ import pytest
 from accounts.models import Workspace
 from browsers.models import BrowserProfile
 from browsers.pool import holder_is_dead_here
+from core.processes import FarmProcesses
 from sandbox.models import SandboxPost
-from tests.e2e.conftest import FarmProcesses, wait_until
+from tests.e2e.conftest import wait_until
 from tests.reliability.conftest import FAST, all_terminal, posts_create, sandbox_copies, statuses
 from uploads.models import Post, PostStatus
 
@@ -30,10 +31,10 @@ def test_sigkill_after_the_submit_loses_nothing_and_posts_nothing_twice(
     # The sandbox saves each upload, then takes a while to answer: the window
     # in which a worker that dies has posted without knowing it.
     accounts = [sandbox_account(workspace, f"kill{n}", answer_delay_ms=400)[0] for n in range(5)]
-    posts = posts_create(workspace, accounts, 100)
+    posts = posts_create(accounts, 100)
     targets = {post.pk for post in posts[::5]}  # 20 posts, spread over the run
-    farm.start_worker(concurrency=2, **FAST)
-    farm.start_beat(**FAST)
+    farm.start_worker(concurrency=2, env=FAST)
+    farm.start_beat(env=FAST)
 
     killed: set[int] = set()
     deadline = time.monotonic() + 420
@@ -73,10 +74,10 @@ def test_sigterm_mid_publish_finishes_the_post_in_hand_and_gives_back_the_rest(
     farm: FarmProcesses, workspace: Workspace, sandbox_account: Callable[..., tuple]
 ) -> None:
     account, _ = sandbox_account(workspace, "term", answer_delay_ms=1500)
-    posts = posts_create(workspace, [account], 4)
+    posts = posts_create([account], 4)
     # Grace enough for the post in hand, cold browser and all.
-    worker = farm.start_worker(concurrency=1, **{**FAST, "FARM_SHUTDOWN_GRACE_SECONDS": "20"})
-    farm.start_beat(**FAST)
+    worker = farm.start_worker(concurrency=1, env={**FAST, "FARM_SHUTDOWN_GRACE_SECONDS": "20"})
+    farm.start_beat(env=FAST)
 
     wait_until(
         lambda: Post.objects.filter(status=PostStatus.PUBLISHING).exists(),
@@ -99,7 +100,7 @@ def test_sigterm_mid_publish_finishes_the_post_in_hand_and_gives_back_the_rest(
     assert not BrowserProfile.objects.filter(account=account).exclude(lease_holder="").exists()
     assert stopped_in < 35
 
-    farm.start_worker(concurrency=1, **FAST)
+    farm.start_worker(concurrency=1, env=FAST)
     wait_until(all_terminal(posts), timeout=120, on_timeout=farm.logs())
     assert statuses(posts) == {PostStatus.POSTED: 4}
     assert set(sandbox_copies(posts).values()) == {1}
@@ -110,9 +111,9 @@ def test_sigterm_with_a_hung_answer_gives_the_post_back_within_the_grace(
 ) -> None:
     # The platform saves the post and then hangs far longer than the grace.
     account, _ = sandbox_account(workspace, "hung", answer_delay_ms=20_000)
-    (post,) = posts_create(workspace, [account], 1)
-    worker = farm.start_worker(concurrency=1, **FAST)
-    farm.start_beat(**FAST)
+    (post,) = posts_create([account], 1)
+    worker = farm.start_worker(concurrency=1, env=FAST)
+    farm.start_beat(env=FAST)
     wait_until(
         lambda: SandboxPost.objects.filter(publish_token=str(post.publish_token)).exists(),
         timeout=90,

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.db import connection
 
 from accounts.models import Workspace
-from tests.e2e.conftest import FarmProcesses, wait_until
+from core.processes import FarmProcesses
+from tests.e2e.conftest import wait_until
 from tests.reliability.conftest import (
     FAST,
     all_terminal,
@@ -33,9 +34,9 @@ def _run_with_restart(
     prefix: str,
 ) -> None:
     accounts = [sandbox_account(workspace, f"{prefix}{n}")[0] for n in range(10)]
-    posts = posts_create(workspace, accounts, 200)
-    farm.start_worker(concurrency=2, **FAST)
-    farm.start_beat(**FAST)
+    posts = posts_create(accounts, 200)
+    farm.start_worker(concurrency=2, env=FAST)
+    farm.start_beat(env=FAST)
     ids = [post.pk for post in posts]
     wait_until(
         surviving(lambda: Post.objects.filter(pk__in=ids, status=PostStatus.POSTED).count() >= 40),

@@ -14,12 +14,19 @@ from django_celery_beat.models import PeriodicTask
 
 from accounts.models import Workspace
 from capture.models import CapturedSession
-from tests.training.conftest import export_add_form
+from tests.factories import export_add_form
+from tests.training.conftest import SentBuilds
 from training.models import Export, ExportSchedule
 from training.services import export_build, export_create
 from training.tasks import build_export
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three_human_sessions(record: Callable[..., CapturedSession]) -> list[CapturedSession]:
+    """Sessions a person recorded, enough to export."""
+    return [record(kind="human") for _ in range(3)]
 
 
 def test_the_list_shows_state_progress_counts_problems_and_downloads(
@@ -43,16 +50,13 @@ def test_the_list_shows_state_progress_counts_problems_and_downloads(
     assert 'name="format"' not in page.content.decode()  # filters of a made export stay
 
 
+@pytest.mark.usefixtures("three_human_sessions")
 def test_an_export_made_in_the_console_is_queued_and_built(
     superuser_client: Client,
     workspace: Workspace,
-    record: Callable[..., CapturedSession],
-    django_capture_on_commit_callbacks,
-    sent_builds: list[int],
+    sent_builds: SentBuilds,
 ) -> None:
-    for _ in range(3):
-        record(kind="human")
-    with django_capture_on_commit_callbacks(execute=True):
+    with sent_builds.committing():
         response = superuser_client.post(
             reverse("admin:training_export_add"),
             export_add_form(workspace, format="mind2web"),
@@ -85,21 +89,18 @@ def test_a_bad_filter_shows_on_its_field(superuser_client: Client, workspace: Wo
     assert not Export.objects.exists()
 
 
+@pytest.mark.usefixtures("three_human_sessions")
 def test_the_run_action_reruns_finished_exports_and_leaves_live_ones(
     superuser_client: Client,
     workspace: Workspace,
-    record: Callable[..., CapturedSession],
-    django_capture_on_commit_callbacks,
-    sent_builds: list[int],
+    sent_builds: SentBuilds,
 ) -> None:
-    for _ in range(3):
-        record()
     done = export_build(export=export_create(workspace=workspace, validation_share=0))
     live = export_create(workspace=workspace)
     Export.objects.filter(pk=live.pk).update(
         state=Export.State.RUNNING, heartbeat_at=timezone.now()
     )
-    with django_capture_on_commit_callbacks(execute=True):
+    with sent_builds.committing():
         response = superuser_client.post(
             reverse("admin:training_export_changelist"),
             {"action": "run_exports", "_selected_action": [done.pk, live.pk]},

@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Workspace
 from capture.models import CapturedSession
-from tests.training.conftest import MESSAGES_PER_UPLOAD
+from tests.factories import MESSAGES_PER_UPLOAD
+from tests.training.conftest import SentBuilds
 from training.models import Export
 from training.services import export_create
 from training.tasks import build_export
@@ -35,13 +36,12 @@ def test_an_integrator_starts_an_export_watches_it_and_downloads_it(
     workspace: Workspace,
     record: Callable[..., CapturedSession],
     api_client_for: MakeClient,
-    django_capture_on_commit_callbacks,
-    sent_builds: list[int],
+    sent_builds: SentBuilds,
 ) -> None:
     for _ in range(12):
         record()
     client = api_client_for(workspace)
-    with django_capture_on_commit_callbacks(execute=True):
+    with sent_builds.committing():
         response = client.post(
             EXPORTS,
             {"format": "messages", "kinds": ["human"], "validation_share": 0.25},
@@ -121,15 +121,14 @@ def test_rerun_starts_over_unless_a_run_is_alive(
     workspace: Workspace,
     record: Callable[..., CapturedSession],
     api_client_for: MakeClient,
-    django_capture_on_commit_callbacks,
-    sent_builds: list[int],
+    sent_builds: SentBuilds,
 ) -> None:
     for _ in range(2):
         record()
     export = export_create(workspace=workspace, validation_share=0)
     build_export(export.pk)
     client = api_client_for(workspace)
-    with django_capture_on_commit_callbacks(execute=True):
+    with sent_builds.committing():
         response = client.post(f"{EXPORTS}{export.pk}/rerun/")
     assert response.status_code == 200, response.content
     assert response.json()["state"] == "pending"
@@ -138,7 +137,7 @@ def test_rerun_starts_over_unless_a_run_is_alive(
     Export.objects.filter(pk=export.pk).update(
         state=Export.State.RUNNING, run_token=uuid.uuid4(), heartbeat_at=timezone.now()
     )
-    with django_capture_on_commit_callbacks(execute=True):
+    with sent_builds.committing():
         response = client.post(f"{EXPORTS}{export.pk}/rerun/")
     assert response.status_code == 409
     assert sent_builds == [export.pk]

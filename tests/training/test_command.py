@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import Workspace
 from capture.models import CapturedSession
-from tests.training.conftest import MESSAGES_PER_UPLOAD, read_jsonl
+from tests.factories import MESSAGES_PER_UPLOAD
+from tests.training.conftest import read_jsonl
 from training.models import Export
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from capture.models import CapturedSession
-from tests.training.conftest import MESSAGES_PER_UPLOAD, MIND2WEB_PER_UPLOAD, read_jsonl
+from tests.factories import MESSAGES_PER_UPLOAD, MIND2WEB_PER_UPLOAD
+from tests.training.conftest import read_jsonl
 from training.models import Export
 from training.services import export_build, export_create, export_rerun
 from training.split import VALIDATION, split_of

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from tests.training.conftest import (
+from tests.factories import (
     MESSAGES_PER_UPLOAD,
     MIND2WEB_PER_UPLOAD,
     PUBLISH,

@@ -10,7 +10,7 @@ import pytest
 
 from accounts.models import Workspace
 from capture.models import CapturedSession, Interaction
-from tests.training.conftest import BASE, element, upload_events
+from tests.factories import BASE, element, upload_events
 from training.models import Export
 from training.services import export_build, export_create
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import importlib
-import io
 from datetime import datetime
-from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 from accounts.models import Account, Workspace
+from tests.factories import png_upload
 from uploads.models import DEFAULT_POST_LIMITS, Post, PostStatus, RateLimitRule
 from uploads.services import (
     RowErrors,
@@ -26,13 +24,7 @@ from uploads.services import (
 )
 from uploads.validation import is_time_zone
 
-pytestmark = pytest.mark.django_db
-
-
-def png() -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "red").save(buffer, format="PNG")
-    return SimpleUploadedFile("a.png", buffer.getvalue())
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 
 def errors_of(**kwargs: object) -> dict[str, list[str]]:
@@ -62,7 +54,7 @@ def test_bad_posts_name_the_field(
         workspace=workspace, account=account, title="t", kind="image", media=not_image
     )
     assert "media" in errors_of(
-        workspace=workspace, account=account, title="t", kind="video", media=png()
+        workspace=workspace, account=account, title="t", kind="video", media=png_upload("a.png")
     )
     assert "timezone" in errors_of(
         workspace=workspace, account=account, title="t", schedule_timezone="Mars/Olympus"
@@ -91,14 +83,15 @@ def test_naive_time_with_a_timezone_is_read_in_that_zone(
 
 
 def test_image_post_keeps_its_media(workspace: Workspace, account: Account) -> None:
-    post = post_create(workspace=workspace, account=account, title="t", kind="image", media=png())
-    assert post.media.name is not None
+    post = post_create(
+        workspace=workspace, account=account, title="t", kind="image", media=png_upload("a.png")
+    )
     assert post.media.name.endswith(".png")
     assert post.max_attempts == 4
 
 
 def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, account: Account) -> None:
-    rows: list[dict[str, Any] | None] = [
+    rows = [
         {"account": account.pk, "title": "good"},
         {"account": account.pk, "title": ""},
         {"account": account.pk, "title": "fine"},
@@ -117,7 +110,7 @@ def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, accoun
 def test_bulk_ids_past_any_key_are_no_such_account_not_a_database_error(
     workspace: Workspace, account: Account
 ) -> None:
-    rows: list[dict[str, Any] | None] = [
+    rows = [
         {"account": 2**63, "title": "too big"},
         {"account": account.pk, "title": "fine", "campaign": 10**30},
         {"account": True, "title": "a bool is not an id"},

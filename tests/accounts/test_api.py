@@ -1,21 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
 from accounts.services import account_disable, account_set_cookies
-from tests.conftest import MemberClient
+from tests.factories import MakeAccount, MakeClient, MakeWorkspace, MemberOfTwo
 
 pytestmark = pytest.mark.django_db
 
 ACCOUNTS = "/api/v1/accounts/"
-
-MakeClient = Callable[..., MemberClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
 
 
 def url(account: Account, action: str = "") -> str:
@@ -44,14 +38,9 @@ def test_list_shows_only_the_callers_workspaces(
 
 
 def test_list_filters_by_platform_state_workspace_and_searches_handles(
-    workspace: Workspace,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
-    api_client_for: MakeClient,
+    workspace: Workspace, member_of_two: MemberOfTwo, make_account: MakeAccount
 ) -> None:
-    second = make_workspace()
-    client = api_client_for(workspace)
-    Membership.objects.create(workspace=second, user=client.user, role="operator")
+    client, second = member_of_two
     make_account(workspace, handle="sandbox-cats")
     make_account(workspace, platform="tiktok", handle="tiktok-cats")
     paused = make_account(workspace, handle="sandbox-dogs")

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Membership, Workspace
-from tests.conftest import MemberClient
+from accounts.models import Account, Membership
+from tests.factories import MakeAccount, MakeClient, MakePost, join_new_workspace
 from uploads.models import Post, PostAttempt, PostStatus
 
 pytestmark = pytest.mark.django_db
 
 DEAD = "/api/v1/posts/dead/"
 REQUEUE_DEAD = "/api/v1/posts/dead/requeue/"
-
-MakeClient = Callable[..., MemberClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
-MakePost = Callable[..., Post]
 
 
 def dead_post(make_post: MakePost, account: Account, title: str = "Gave up") -> Post:
@@ -52,15 +45,14 @@ def statuses(*posts: Post) -> list[str]:
 
 def test_dead_posts_are_listed_with_their_attempts_inline(
     account: Account,
-    make_account: MakeAccount,
-    make_workspace: MakeWorkspace,
+    their_account: Account,
     make_post: MakePost,
     api_client_for: MakeClient,
 ) -> None:
     dead = dead_post(make_post, account)
     make_post(account, status=PostStatus.RETRY_WAIT, attempts_count=2)
     make_post(account, status=PostStatus.FAILED)
-    dead_post(make_post, make_account(make_workspace()), title="Someone else's")
+    dead_post(make_post, their_account, title="Someone else's")
 
     response = api_client_for(account.workspace, role=Membership.Role.VIEWER).get(DEAD)
 
@@ -130,18 +122,17 @@ def test_requeue_one_dead_post_keeps_its_token_so_the_next_try_checks_first(
 
 def test_requeue_dead_posts_together_and_say_why_others_were_left(
     account: Account,
+    their_account: Account,
     make_account: MakeAccount,
-    make_workspace: MakeWorkspace,
     make_post: MakePost,
     api_client_for: MakeClient,
 ) -> None:
     client = api_client_for(account.workspace)
     first, second = dead_post(make_post, account), dead_post(make_post, account)
     posted = make_post(account, status=PostStatus.POSTED)
-    theirs = dead_post(make_post, make_account(make_workspace()))
+    theirs = dead_post(make_post, their_account)
     # Dead, but in a workspace where this caller may only read.
-    read_only = make_workspace()
-    Membership.objects.create(workspace=read_only, user=client.user, role="viewer")
+    read_only = join_new_workspace(client, Membership.Role.VIEWER)
     watched = dead_post(make_post, make_account(read_only))
     missing = theirs.pk + 1000
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,18 +10,20 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from tests.api.conftest import png_bytes
-from tests.conftest import MemberClient
+from tests.factories import (
+    MakeAccount,
+    MakeClient,
+    MakePost,
+    MakeWorkspace,
+    MemberOfTwo,
+    join_new_workspace,
+    png_bytes,
+)
 from uploads.models import Campaign, Post, PostAttempt, PostStatus
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 POSTS = "/api/v1/posts/"
-
-MakeClient = Callable[..., MemberClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
-MakePost = Callable[..., Post]
 
 
 def url(post: Post, action: str = "") -> str:
@@ -169,15 +170,15 @@ def test_bad_input_answers_400_naming_the_field(
 
 def test_an_account_of_another_workspace_is_refused_without_revealing_it(
     workspace: Workspace,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
+    their_account: Account,
     api_client_for: MakeClient,
 ) -> None:
     client = api_client_for(workspace)
-    theirs = make_account(make_workspace())
 
-    foreign = client.post(POSTS, text_post(theirs), format="json")
-    missing = client.post(POSTS, {**text_post(theirs), "account": theirs.pk + 1000}, format="json")
+    foreign = client.post(POSTS, text_post(their_account), format="json")
+    missing = client.post(
+        POSTS, {**text_post(their_account), "account": their_account.pk + 1000}, format="json"
+    )
 
     assert foreign.status_code == missing.status_code == 400
     assert foreign.json()["account"] == missing.json()["account"]
@@ -185,14 +186,9 @@ def test_an_account_of_another_workspace_is_refused_without_revealing_it(
 
 
 def test_the_workspace_is_required_only_when_the_caller_has_several(
-    workspace: Workspace,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
-    api_client_for: MakeClient,
+    member_of_two: MemberOfTwo, make_account: MakeAccount
 ) -> None:
-    client = api_client_for(workspace)
-    second = make_workspace()
-    Membership.objects.create(workspace=second, user=client.user, role="operator")
+    client, second = member_of_two
     account = make_account(second)
 
     unnamed = client.post(POSTS, text_post(account), format="json")
@@ -235,13 +231,11 @@ def test_a_viewer_cannot_create_cancel_or_requeue(
 
 def test_a_viewer_here_may_still_write_where_they_operate(
     account: Account,
-    make_workspace: MakeWorkspace,
     make_account: MakeAccount,
     api_client_for: MakeClient,
 ) -> None:
     client = api_client_for(account.workspace, role=Membership.Role.VIEWER)
-    other = make_workspace()
-    Membership.objects.create(workspace=other, user=client.user, role="operator")
+    other = join_new_workspace(client)
     other_account = make_account(other)
 
     as_viewer = client.post(
@@ -270,13 +264,12 @@ def test_unauthenticated_requests_are_refused(account: Account, make_post: MakeP
 
 def test_list_shows_only_the_callers_workspaces(
     account: Account,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
+    their_account: Account,
     make_post: MakePost,
     api_client_for: MakeClient,
 ) -> None:
     mine = {make_post(account).pk, make_post(account).pk}
-    make_post(make_account(make_workspace()))
+    make_post(their_account)
 
     response = api_client_for(account.workspace).get(POSTS)
 
@@ -355,15 +348,14 @@ def test_detail_includes_the_attempts(
 )
 def test_another_workspaces_post_is_not_found(
     workspace: Workspace,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
+    their_account: Account,
     make_post: MakePost,
     api_client_for: MakeClient,
     method: str,
     action: str,
 ) -> None:
     status = PostStatus.DEAD if action == "requeue" else PostStatus.SCHEDULED
-    theirs = make_post(make_account(make_workspace()), status=status)
+    theirs = make_post(their_account, status=status)
 
     response = getattr(api_client_for(workspace), method)(url(theirs, action))
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -8,18 +7,13 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from tests.conftest import MemberClient
-from uploads.models import Post, PostStatus
+from tests.factories import MakeAccount, MakeClient, MakePost, MakeWorkspace, MemberOfTwo
+from uploads.models import PostStatus
 from uploads.selectors import queue_summary
 
 pytestmark = pytest.mark.django_db
 
 QUEUE = "/api/v1/queue/"
-
-MakeClient = Callable[..., MemberClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
-MakePost = Callable[..., Post]
 
 
 @pytest.fixture
@@ -88,14 +82,12 @@ def test_the_queue_endpoint_counts_only_the_callers_workspaces(
 
 def test_the_queue_can_be_narrowed_to_one_workspace(
     busy_workspace: Workspace,
+    member_of_two: MemberOfTwo,
     make_workspace: MakeWorkspace,
     make_account: MakeAccount,
     make_post: MakePost,
-    api_client_for: MakeClient,
 ) -> None:
-    client = api_client_for(busy_workspace)
-    second = make_workspace()
-    Membership.objects.create(workspace=second, user=client.user, role="operator")
+    client, second = member_of_two
     make_post(make_account(second), status=PostStatus.FAILED)
 
     everything = client.get(QUEUE).json()

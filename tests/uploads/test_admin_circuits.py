@@ -4,32 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
-from pytest_django.fixtures import Settings
 
-from accounts.models import Account, Workspace
+from accounts.models import Workspace
 from monitoring.models import Alert
-from tests.admin.test_actions import run_action
+from tests.conftest import run_action
+from tests.factories import MakeAccount
 from uploads.circuits import circuit_record_failure
 from uploads.models import ErrorKind, PlatformCircuit
 
 
-def trip(platform: str, threshold: int) -> PlatformCircuit:
-    for _ in range(threshold):
-        circuit_record_failure(platform=platform, error_kind=ErrorKind.TRANSIENT, message="503")
-    return PlatformCircuit.objects.get(platform=platform)
+@pytest.fixture
+def trip_reddit(workspace: Workspace, make_account: MakeAccount) -> Callable[[], PlatformCircuit]:
+    """A Reddit account in the workspace; the call opens Reddit's circuit with failures in a row."""
+    make_account(workspace, platform="reddit")
+
+    def trip() -> PlatformCircuit:
+        for _ in range(settings.FARM_CIRCUIT_FAILURE_THRESHOLD):
+            circuit_record_failure(platform="reddit", error_kind=ErrorKind.TRANSIENT, message="503")
+        return PlatformCircuit.objects.get(platform="reddit")
+
+    return trip
 
 
 def test_the_index_lists_paused_platforms(
-    superuser_client: Client,
-    workspace: Workspace,
-    make_account: Callable[..., Account],
-    settings: Settings,
+    superuser_client: Client, trip_reddit: Callable[[], PlatformCircuit]
 ) -> None:
-    make_account(workspace, platform="reddit")
     assert 'id="farm-circuits"' not in superuser_client.get(reverse("admin:index")).content.decode()
-    trip("reddit", settings.FARM_CIRCUIT_FAILURE_THRESHOLD)
+    trip_reddit()
 
     response = superuser_client.get(reverse("admin:index"))
     html = response.content.decode()
@@ -39,13 +44,9 @@ def test_the_index_lists_paused_platforms(
 
 
 def test_closing_a_circuit_by_hand_resolves_its_alerts(
-    superuser_client: Client,
-    workspace: Workspace,
-    make_account: Callable[..., Account],
-    settings: Settings,
+    superuser_client: Client, trip_reddit: Callable[[], PlatformCircuit]
 ) -> None:
-    make_account(workspace, platform="reddit")
-    circuit = trip("reddit", settings.FARM_CIRCUIT_FAILURE_THRESHOLD)
+    circuit = trip_reddit()
     assert Alert.objects.filter(platform="reddit", resolved_at__isnull=True).count() == 1
 
     shown = run_action(

@@ -1,8 +1,7 @@
-"""Stored secrets never reach a console page; new credentials can only be written."""
+"""Accounts in the console: stored secrets never reach a page, new credentials can only be
+written; pause and resume act on the accounts whose state allows it."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from django.contrib.admin.models import LogEntry
 from django.test import Client
@@ -10,7 +9,8 @@ from django.urls import reverse
 
 from accounts.models import Account, Workspace
 from browsers.models import BrowserProfile
-from tests.admin.conftest import SECRETS, Farm
+from tests.conftest import run_action
+from tests.factories import SECRETS, Farm, MakeAccount, MakeWorkspace
 
 
 def assert_no_secret(html: str, *extra: str) -> None:
@@ -146,8 +146,8 @@ def test_adding_an_account_goes_through_the_service(
 
 def test_adding_over_the_plan_cap_saves_nothing_and_says_why(
     superuser_client: Client,
-    make_workspace: Callable[..., Workspace],
-    make_account: Callable[..., Account],
+    make_workspace: MakeWorkspace,
+    make_account: MakeAccount,
 ) -> None:
     small = make_workspace(max_accounts=1)
     make_account(small)
@@ -165,3 +165,41 @@ def test_adding_over_the_plan_cap_saves_nothing_and_says_why(
     assert "The plan allows 1 accounts; all are in use." in response.content.decode()
     assert not Account.objects.filter(handle="one-too-many").exists()
     assert small.accounts.count() == 1
+
+
+def states(*accounts: Account) -> list[str]:
+    return [Account.objects.get(pk=account.pk).state for account in accounts]
+
+
+def test_pause_moves_active_and_logged_out_accounts_only(
+    superuser_client: Client, workspace: Workspace, make_account: MakeAccount
+) -> None:
+    active, needs_login, disabled = (make_account(workspace) for _ in range(3))
+    Account.objects.filter(pk=needs_login.pk).update(state=Account.State.NEEDS_LOGIN)
+    Account.objects.filter(pk=disabled.pk).update(state=Account.State.DISABLED)
+    ids = [active.pk, needs_login.pk, disabled.pk]
+
+    shown = run_action(superuser_client, "admin:accounts_account_changelist", "pause_accounts", ids)
+
+    assert states(active, needs_login, disabled) == ["paused", "paused", "disabled"]
+    assert shown == [
+        "Paused 2 account(s). 1 were not in a state that allows it and were left alone."
+    ]
+
+
+def test_resume_moves_paused_accounts_back(
+    superuser_client: Client, workspace: Workspace, make_account: MakeAccount
+) -> None:
+    paused, disabled = make_account(workspace), make_account(workspace)
+    Account.objects.filter(pk=paused.pk).update(state=Account.State.PAUSED)
+    Account.objects.filter(pk=disabled.pk).update(state=Account.State.DISABLED)
+
+    shown = run_action(
+        superuser_client,
+        "admin:accounts_account_changelist",
+        "resume_accounts",
+        [paused.pk, disabled.pk],
+    )
+
+    assert states(paused, disabled) == ["active", "disabled"]
+    assert shown[0].startswith("Resumed 1 account(s).")

@@ -1,15 +1,13 @@
-"""The console's index summary, and what a staff member who is not a superuser sees."""
+"""The console's index and its summary, alerts, and what a staff member who is not a superuser
+sees."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
 from django.db import connection
-from django.forms import ModelChoiceField
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -19,15 +17,16 @@ from accounts.models import Account, Workspace
 from monitoring.models import Alert
 from monitoring.selectors import dashboard_summary
 from monitoring.services import alert_raise, alerts_resolve
-from tests.admin.conftest import Farm
+from tests.conftest import admin_url, run_action
+from tests.factories import Farm, MakeAccount, MakePost, MakeUser, MakeWorkspace
 from uploads.models import Campaign, Post, PostAttempt, PostStatus
 
 
 @pytest.fixture
 def two_farms(
-    make_workspace: Callable[..., Workspace],
-    make_account: Callable[..., Account],
-    make_post: Callable[..., Post],
+    make_workspace: MakeWorkspace,
+    make_account: MakeAccount,
+    make_post: MakePost,
 ) -> tuple[Workspace, Workspace]:
     """Two workspaces with posts in many states, troubled accounts and alerts."""
     now = timezone.now()
@@ -129,27 +128,24 @@ def test_summary_of_chosen_workspaces(two_farms: tuple[Workspace, Workspace]) ->
 
 @pytest.fixture
 def staff_client(
-    client: Client, make_user: Callable[..., User], two_farms: tuple[Workspace, Workspace]
+    client: Client, make_user: MakeUser, two_farms: tuple[Workspace, Workspace]
 ) -> Client:
     home, _ = two_farms
-    user = make_user(home)
-    user.is_staff = True
-    user.save()
-    user.user_permissions.set(
-        Permission.objects.filter(
-            codename__in=[
-                "view_workspace",
-                "view_account",
-                "change_account",
-                "view_post",
-                "change_post",
-                "view_postattempt",
-                "view_browserprofile",
-                "view_alert",
-                "change_alert",
-                "view_campaign",
-            ]
-        )
+    user = make_user(
+        home,
+        is_staff=True,
+        permissions=[
+            "view_workspace",
+            "view_account",
+            "change_account",
+            "view_post",
+            "change_post",
+            "view_postattempt",
+            "view_browserprofile",
+            "view_alert",
+            "change_alert",
+            "view_campaign",
+        ],
     )
     client.force_login(user)
     return client
@@ -178,7 +174,6 @@ def test_staff_member_sees_only_their_workspace(
         assert set(page.context["cl"].result_list) == set(model_rows), name
 
     foreign = other.accounts.first()
-    assert foreign is not None
     page = staff_client.get(reverse("admin:accounts_account_change", args=[foreign.pk]))
     assert page.status_code == 302  # "does not exist", not the page
 
@@ -202,9 +197,7 @@ def test_staff_member_is_offered_only_their_workspaces(
     request = RequestFactory().get("/")
     request.user = staff_client.get(reverse("admin:index")).wsgi_request.user
     form = admin.site.get_model_admin(Account).get_form(request)()
-    field = form.fields["workspace"]
-    assert isinstance(field, ModelChoiceField) and field.queryset is not None
-    assert set(field.queryset) == {home}
+    assert set(form.fields["workspace"].queryset) == {home}
 
 
 @pytest.mark.parametrize(
@@ -223,8 +216,8 @@ def test_changelists_do_not_query_per_row(
     changelist: str,
     superuser_client: Client,
     farm: Farm,
-    make_account: Callable[..., Account],
-    make_post: Callable[..., Post],
+    make_account: MakeAccount,
+    make_post: MakePost,
 ) -> None:
     with CaptureQueriesContext(connection) as few:
         assert superuser_client.get(reverse(changelist)).status_code == 200
@@ -237,3 +230,37 @@ def test_changelists_do_not_query_per_row(
     with CaptureQueriesContext(connection) as many:
         assert superuser_client.get(reverse(changelist)).status_code == 200
     assert len(many) == len(few)
+
+
+def test_index_has_the_console_title_and_summary(superuser_client: Client, farm: Farm) -> None:
+    response = superuser_client.get(reverse("admin:index"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Farm console" in html
+    assert 'id="farm-summary"' in html
+
+
+def test_alert_page_is_read_only(superuser_client: Client, farm: Farm) -> None:
+    response = superuser_client.get(admin_url(Alert, "change", farm.alert.pk))
+    assert response.status_code == 200
+    assert 'name="message"' not in response.content.decode()
+
+
+def test_resolve_closes_the_selected_open_alerts(
+    superuser_client: Client, workspace: Workspace, account: Account
+) -> None:
+    first = alert_raise(workspace=workspace, kind=Alert.Kind.POST_DEAD, message="one")
+    second = alert_raise(
+        workspace=workspace, account=account, kind=Alert.Kind.LOGIN_REQUIRED, message="two"
+    )
+    untouched = alert_raise(workspace=workspace, kind=Alert.Kind.RATE_LIMITED, message="three")
+
+    shown = run_action(
+        superuser_client,
+        "admin:monitoring_alert_changelist",
+        "resolve_alerts",
+        [first.pk, second.pk],
+    )
+
+    assert shown == ["Resolved 2 alert(s)."]
+    assert set(Alert.objects.filter(resolved_at__isnull=True)) == {untouched}

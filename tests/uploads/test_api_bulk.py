@@ -1,22 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Membership, Workspace
-from tests.conftest import MemberClient
+from accounts.models import Account, Membership
+from tests.factories import MakeClient, MemberOfTwo
 from uploads.models import Post
 
 pytestmark = pytest.mark.django_db
 
 BULK = "/api/v1/posts/bulk/"
-
-MakeClient = Callable[..., MemberClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
 
 
 def row(account: Account, n: int = 1, **fields: Any) -> dict[str, Any]:
@@ -43,16 +38,14 @@ def test_three_good_rows_create_three_posts(account: Account, api_client_for: Ma
 
 def test_bad_rows_are_listed_by_index_and_nothing_is_saved(
     account: Account,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
+    their_account: Account,
     api_client_for: MakeClient,
 ) -> None:
-    theirs = make_account(make_workspace())
     rows = [
         row(account, 0),
         row(account, 1, title=""),
         row(account, 2),
-        row(theirs, 3),
+        row(their_account, 3),
         row(account, 4, caption="x" * 2201),
         row(account, 5, scheduled_for="2030-05-01T12:00:00"),
         row(account, 6),
@@ -147,10 +140,9 @@ def test_an_empty_or_missing_list_is_refused(
 
 
 def test_the_workspace_must_be_named_when_the_caller_has_several(
-    account: Account, make_workspace: MakeWorkspace, api_client_for: MakeClient
+    account: Account, member_of_two: MemberOfTwo
 ) -> None:
-    client = api_client_for(account.workspace)
-    Membership.objects.create(workspace=make_workspace(), user=client.user, role="operator")
+    client, _ = member_of_two
 
     unnamed = client.post(BULK, {"posts": [row(account)]}, format="json")
     named = client.post(

@@ -14,20 +14,17 @@ from PIL import Image
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
-from accounts.models import Account, Workspace
-from tests.api.conftest import png_bytes
+from accounts.models import Account
+from tests.factories import MakeClient, png_bytes
 from uploads.models import Post
 from uploads.publishers import get_publisher
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_in_tmp")]
 
 POSTS = "/api/v1/posts/"
 BULK = "/api/v1/posts/bulk/"
 NO_SUCH_ACCOUNT = "No such account in this workspace."
 
-MakeClient = Callable[..., APIClient]
-MakeAccount = Callable[..., Account]
-MakeWorkspace = Callable[..., Workspace]
 
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
 WEBM_HEAD = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01"
@@ -63,12 +60,6 @@ def media_post(account: Account, kind: str, media: SimpleUploadedFile | None) ->
     return data
 
 
-def image_bytes(image_format: str, size: tuple[int, int] = (8, 8)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (10, 120, 200)).save(buffer, format=image_format)
-    return buffer.getvalue()
-
-
 def bomb_png() -> bytes:
     # Small on the wire, but more pixels than Pillow agrees to open.
     buffer = io.BytesIO()
@@ -92,7 +83,7 @@ def bomb_png() -> bytes:
         ),
         pytest.param(
             "image",
-            lambda: upload("cat.jpg", image_bytes("BMP")),
+            lambda: upload("cat.jpg", png_bytes(fmt="BMP")),
             "BMP image",
             id="a .jpg that is really a BMP",
         ),
@@ -153,11 +144,11 @@ def test_bad_media_is_refused_naming_media(
 @pytest.mark.parametrize(
     ("kind", "name", "content"),
     [
-        ("image", "cat.jpg", image_bytes("JPEG")),
-        ("image", "cat.webp", image_bytes("WEBP")),
-        ("image", "cat.gif", image_bytes("GIF")),
+        ("image", "cat.jpg", png_bytes(fmt="JPEG")),
+        ("image", "cat.webp", png_bytes(fmt="WEBP")),
+        ("image", "cat.gif", png_bytes(fmt="GIF")),
         # The name and the client's content type are not what is checked, the bytes are.
-        ("image", "cat.jpg", image_bytes("PNG")),
+        ("image", "cat.jpg", png_bytes(fmt="PNG")),
         ("video", "clip.mp4", MP4_HEAD + b"\x00" * 256),
         ("video", "clip.mov", b"\x00\x00\x00\x14ftypqt  " + b"\x00" * 256),
         ("video", "clip.webm", WEBM_HEAD + b"\x00" * 256),
@@ -244,14 +235,12 @@ def test_an_unknown_time_zone_names_timezone(
 @pytest.mark.usefixtures("nothing_saved")
 def test_unknown_and_foreign_accounts_get_the_same_answer(
     account: Account,
+    their_account: Account,
     client: APIClient,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
 ) -> None:
-    theirs = make_account(make_workspace())
     answers = [
         client.post(POSTS, {"account": account_id, "title": "t"}, format="json")
-        for account_id in (theirs.pk, theirs.pk + 1000, 10**30)
+        for account_id in (their_account.pk, their_account.pk + 1000, 10**30)
     ]
 
     assert [a.status_code for a in answers] == [400, 400, 400]
@@ -264,12 +253,9 @@ def test_unknown_and_foreign_accounts_get_the_same_answer(
 @pytest.mark.usefixtures("nothing_saved")
 def test_a_bulk_call_mixing_good_bad_and_malformed_rows_saves_nothing_and_lists_each(
     account: Account,
+    their_account: Account,
     client: APIClient,
-    make_workspace: MakeWorkspace,
-    make_account: MakeAccount,
 ) -> None:
-    theirs = make_account(make_workspace())
-
     def row(**fields: Any) -> dict[str, Any]:
         return {"account": account.pk, "title": "Fine", **fields}
 
@@ -279,8 +265,8 @@ def test_a_bulk_call_mixing_good_bad_and_malformed_rows_saves_nothing_and_lists_
         None,  # 2
         ["a", "list"],  # 3
         {"title": "No account"},  # 4
-        row(account=theirs.pk),  # 5: another workspace's account
-        row(account=theirs.pk + 1000),  # 6: no such account
+        row(account=their_account.pk),  # 5: another workspace's account
+        row(account=their_account.pk + 1000),  # 6: no such account
         row(account=10**30),  # 7: past any key
         row(caption="x" * 2201),  # 8
         row(scheduled_for="2030-01-15T09:00:00", timezone="America"),  # 9
