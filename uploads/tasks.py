@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import Reject
 from django.conf import settings
 
 from uploads.dispatcher import posts_dispatch, queued_posts_resend
@@ -21,6 +22,11 @@ logger = logging.getLogger(__name__)
     time_limit=settings.FARM_PUBLISH_TIME_LIMIT,
 )
 def publish_post(post_id: int) -> None:
+    if shutting_down():
+        # A broker may still hand a stopping worker a message (the filesystem
+        # transport polls on through a warm shutdown): give it back untouched
+        # for the next worker rather than start a post now.
+        raise Reject("the worker is shutting down", requeue=True)
     pool = worker_pool()
     with shutdown_watch(pool):
         outcomes = post_publish(post_id=post_id, pool=pool, should_stop=shutting_down)
