@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Permission
+from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -47,7 +47,7 @@ from uploads.services import post_create
 # What the builder fixtures hand out, for the tests' annotations.
 MakeWorkspace = Callable[..., Workspace]
 MakeAccount = Callable[..., Account]
-MakeUser = Callable[..., AbstractBaseUser]
+MakeUser = Callable[..., User]
 MakePost = Callable[..., Post]
 MakeClient = Callable[..., APIClient]
 MemberOfTwo = tuple[APIClient, Workspace]  # a client and the second of its workspaces
@@ -82,7 +82,7 @@ def make_user(
     *,
     permissions: Sequence[str] = (),
     **fields: Any,
-) -> AbstractBaseUser:
+) -> User:
     """A person with the given role in the workspace (none without one) and console permissions.
 
     No password: tests sign people in with `force_login` or an API token.
@@ -102,11 +102,11 @@ def join_new_workspace(client: APIClient, role: str = Membership.Role.OPERATOR) 
     return workspace
 
 
-def make_superuser() -> AbstractBaseUser:
+def make_superuser() -> User:
     return get_user_model().objects.create_superuser("root", "root@example.com", None)
 
 
-def token_client(user: AbstractBaseUser) -> APIClient:
+def token_client(user: User) -> APIClient:
     """An API client authenticated by the user's token; `client.user` is the user."""
     token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
@@ -115,7 +115,7 @@ def token_client(user: AbstractBaseUser) -> APIClient:
     return client
 
 
-def console_client(user: AbstractBaseUser) -> Client:
+def console_client(user: User) -> Client:
     """The console (the admin) signed in as the user."""
     client = Client()
     client.force_login(user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -17,7 +18,7 @@ from capture.services import (
     session_open,
 )
 from core.errors import ServiceError
-from tests.factories import make_event
+from tests.factories import make_event, target_of
 
 
 def test_session_open_masks_task_and_url(workspace) -> None:
@@ -80,7 +81,7 @@ def test_bad_events_get_errors_by_index_and_field_good_ones_are_kept(
     make_session: Callable,
 ) -> None:
     session = make_session()
-    events = [
+    events: list[Any] = [  # as a page may send them: one is not even an object
         make_event(1),
         make_event(2, kind="hover"),
         "not an object",
@@ -139,7 +140,7 @@ def test_events_are_masked_before_they_are_stored(make_session: Callable) -> Non
     session_events_append(session=session, events=[event])
     row = Interaction.objects.get(session=session)
     assert row.value == "[EMAIL]"
-    assert row.target["text"] == "Card [CARD]"
+    assert target_of(row)["text"] == "Card [CARD]"
     assert row.masked_kinds == ["card", "email"]
     session.refresh_from_db()
     assert session.masked_kinds == ["card", "email"]
@@ -203,8 +204,8 @@ def test_nul_characters_from_a_page_are_dropped_not_fatal(make_session: Callable
     row = Interaction.objects.get(session=session, sequence=1)
     stored = repr((row.value, row.title, row.target, row.masked_kinds))
     assert "\x00" not in stored and "\\x00" not in stored
-    assert (row.value, row.title, row.target["text"]) == ("ab", "Upload", "Publish")
-    assert row.target["attributes"] == {"data-x": "y", "href": "/u?"}
+    assert (row.value, row.title, target_of(row)["text"]) == ("ab", "Upload", "Publish")
+    assert target_of(row)["attributes"] == {"data-x": "y", "href": "/u?"}
 
 
 def test_a_bbox_must_hold_numbers(make_session: Callable) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Model
 from django.test import Client, RequestFactory
 
@@ -22,8 +22,8 @@ def farm_models() -> list[type[Model]]:
     return [model for label in FARM_APPS for model in apps.get_app_config(label).get_models()]
 
 
-def an_object_of(model: type[Model], farm: Farm) -> Model:
-    by_model = {
+def an_object_of(model: type[Model], farm: Farm) -> Model | None:
+    by_model: dict[type[Model], Model] = {
         type(obj): obj
         for obj in (
             farm.workspace,
@@ -53,7 +53,7 @@ def test_every_farm_model_is_in_the_console() -> None:
     ids=lambda model: model._meta.label,
 )
 def test_changelist_change_and_history_pages_answer(
-    model: type[Model], superuser: AbstractBaseUser, superuser_client: Client, farm: Farm
+    model: type[Model], superuser: User, superuser_client: Client, farm: Farm
 ) -> None:
     obj = an_object_of(model, farm)
     assert obj is not None

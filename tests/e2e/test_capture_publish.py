@@ -16,6 +16,7 @@ from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from capture import recorder
 from capture.models import CapturedSession
 from tests.e2e.conftest import PublishNewPost
+from tests.factories import target_of
 from uploads.models import PostAttempt, PostStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,7 +34,7 @@ def test_a_rejected_post_is_recorded_up_to_the_platforms_answer(
     assert session.ended_at is not None
     events = list(session.interactions.order_by("sequence"))
     submit_click = [e for e in events if e.kind == "click"][-1]
-    assert submit_click.target["attributes"]["data-testid"] == "upload-submit"
+    assert target_of(submit_click)["attributes"]["data-testid"] == "upload-submit"
     # The page the run ended on, the rejection, is kept as the last screenshot.
     last = session.screenshots.order_by("-pk").first()
     assert last is not None and last.sequence == events[-1].sequence
@@ -99,8 +100,9 @@ def test_without_cdp_a_run_is_still_recorded(
 
     session = CapturedSession.objects.get(attempt=PostAttempt.objects.get(post=post))
     assert session.state == CapturedSession.State.ACCEPTED, session.rejection_reason
-    clicks = session.interactions.filter(kind="click").order_by("sequence")
-    assert clicks.last().target["attributes"]["data-testid"] == "upload-submit"
+    last_click = session.interactions.filter(kind="click").order_by("sequence").last()
+    assert last_click is not None
+    assert target_of(last_click)["attributes"]["data-testid"] == "upload-submit"
     shot = session.screenshots.order_by("-pk").first()
     assert shot is not None
     assert Image.open(io.BytesIO(shot.image.read())).format == "WEBP"

@@ -31,6 +31,7 @@ from capture.services import ingest_token_create
 from core.processes import free_port
 from sandbox.models import SandboxPost
 from tests.chromium import chromium_open
+from tests.factories import target_of
 
 from .conftest import wait_until
 
@@ -141,7 +142,7 @@ def _human_sessions(workspace: Workspace) -> list[CapturedSession]:
 
 def _input_testids(session: CapturedSession) -> list[str]:
     return [
-        e.target["attributes"]["data-testid"]
+        target_of(e)["attributes"]["data-testid"]
         for e in session.interactions.filter(kind="input").order_by("sequence")
     ]
 
@@ -211,15 +212,15 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
     # Two forms, each: typed fields, a click on its button, its submit.
     assert kinds.count("submit") == 2
     clicks = [e for e in events if e.kind == "click"]
-    assert [c.target["attributes"]["data-testid"] for c in clicks] == [
+    assert [target_of(c)["attributes"]["data-testid"] for c in clicks] == [
         "login-submit",
         "upload-submit",
     ]
     for click in clicks:
-        best = click.target["selectors"][0]
+        best = target_of(click)["selectors"][0]
         assert best["kind"] == "testid" and best["score"] == 1.0 and best["unique"]
         assert click.found_in_dom
-    inputs = {e.target["attributes"]["data-testid"]: e for e in events if e.kind == "input"}
+    inputs = {target_of(e)["attributes"]["data-testid"]: e for e in events if e.kind == "input"}
     assert set(inputs) == {"login-handle", "login-password", "upload-title", "upload-caption"}
     assert inputs["login-password"].value == ""
     assert inputs["login-password"].masked_kinds == ["password"]

@@ -17,7 +17,7 @@ from capture.models import CapturedSession
 from monitoring.models import Alert
 from sandbox.models import SandboxAccount, SandboxPost
 from tests.e2e.conftest import PublishNewPost, queue_and_publish
-from tests.factories import png_upload
+from tests.factories import png_upload, target_of
 from uploads.dispatcher import posts_dispatch
 from uploads.models import Post, PostAttempt, PostStatus
 from uploads.publishing import posts_reconcile_unknown
@@ -72,7 +72,8 @@ def test_posts_publish_once_with_their_media_and_reuse_one_browser(
         assert session.events_count == len(kinds)
         assert session.screenshots.exists()
         publish = session.interactions.filter(kind="click").last()
-        assert publish.target["selectors"][0]["value"] == '[data-testid="upload-submit"]'
+        assert publish is not None
+        assert target_of(publish)["selectors"][0]["value"] == '[data-testid="upload-submit"]'
         assert publish.screenshot is not None
         values = set(session.interactions.filter(kind="input").values_list("value", flat=True))
         assert values <= {"•••", ""}  # titles and captions stay in the page
@@ -89,6 +90,7 @@ def test_rate_limited_waits_the_time_named_and_uses_no_attempt(
 
     assert post.status == PostStatus.RATE_LIMITED
     assert post.attempts_count == 0
+    assert post.next_attempt_at is not None
     assert before + timedelta(seconds=890) < post.next_attempt_at < before + timedelta(seconds=960)
     assert not SandboxPost.objects.exists()
     # Not due yet: the dispatcher leaves it alone.
@@ -103,6 +105,7 @@ def test_flaky_server_retries_with_backoff_then_publishes(
 
     assert post.status == PostStatus.RETRY_WAIT
     assert post.attempts_count == 1
+    assert post.next_attempt_at is not None
     assert before + timedelta(seconds=590) < post.next_attempt_at < before + timedelta(seconds=660)
     assert PostAttempt.objects.get(post=post).screenshot  # what the operator would have seen
 

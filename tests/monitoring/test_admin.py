@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django import forms
 from django.contrib import admin
 from django.db import connection
 from django.test import Client, RequestFactory
@@ -174,6 +175,7 @@ def test_staff_member_sees_only_their_workspace(
         assert set(page.context["cl"].result_list) == set(model_rows), name
 
     foreign = other.accounts.first()
+    assert foreign is not None
     page = staff_client.get(reverse("admin:accounts_account_change", args=[foreign.pk]))
     assert page.status_code == 302  # "does not exist", not the page
 
@@ -197,7 +199,10 @@ def test_staff_member_is_offered_only_their_workspaces(
     request = RequestFactory().get("/")
     request.user = staff_client.get(reverse("admin:index")).wsgi_request.user
     form = admin.site.get_model_admin(Account).get_form(request)()
-    assert set(form.fields["workspace"].queryset) == {home}
+    workspace_field = form.fields["workspace"]
+    assert isinstance(workspace_field, forms.ModelChoiceField)
+    assert workspace_field.queryset is not None
+    assert set(workspace_field.queryset) == {home}
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership, Workspace
 from capture.models import CapturedSession
-from tests.factories import MESSAGES_PER_UPLOAD
+from tests.factories import MESSAGES_PER_UPLOAD, MakeClient
 from tests.training.conftest import SentBuilds
 from training.models import Export
 from training.services import export_create
@@ -22,7 +22,6 @@ from training.tasks import build_export
 pytestmark = pytest.mark.django_db
 
 EXPORTS = "/api/v1/training/exports/"
-MakeClient = Callable[..., APIClient]
 
 
 def _download(client: APIClient, url: str) -> list[dict]:

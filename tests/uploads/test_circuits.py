@@ -78,6 +78,13 @@ def circuit(platform: str = "tiktok") -> PlatformCircuit:
     return PlatformCircuit.objects.get(platform=platform)
 
 
+def probe_post(platform: str = "tiktok") -> Post:
+    """The post the half-open circuit let through, which the test expects it to have."""
+    probe_id = circuit(platform).probe_post_id
+    assert probe_id is not None
+    return Post.objects.get(pk=probe_id)
+
+
 def open_circuit_alerts(platform: str = "tiktok") -> list[Alert]:
     return list(
         Alert.objects.filter(
@@ -142,6 +149,7 @@ def test_failures_in_a_row_open_the_circuit_and_alert_each_workspace_on_the_plat
     tripped = circuit()
     assert tripped.consecutive_failures == settings.FARM_CIRCUIT_FAILURE_THRESHOLD
     assert tripped.last_error == "HTTP 503 from the upload page"
+    assert tripped.opened_at is not None
     assert tripped.retry_at == tripped.opened_at + timedelta(
         seconds=settings.FARM_CIRCUIT_COOLDOWN_SECONDS
     )
@@ -267,7 +275,7 @@ def test_a_successful_probe_closes_the_circuit_and_dispatch_resumes(
 ) -> None:
     waiting = make_posts(tripped, 3)
     assert posts_dispatch(now=after_cooldown()) == 1
-    probe = Post.objects.get(pk=circuit().probe_post_id)
+    probe = probe_post()
     assert probe.pk in {p.pk for p in waiting}
 
     tiktok.script = [None]
@@ -285,7 +293,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_cooldown(
 ) -> None:
     make_posts(tripped, 3)
     assert posts_dispatch(now=after_cooldown()) == 1
-    probe = Post.objects.get(pk=circuit().probe_post_id)
+    probe = probe_post()
     tiktok.script = [TransientError("HTTP 500")]
     before = timezone.now()
 
@@ -293,6 +301,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_cooldown(
     reopened = circuit()
     assert reopened.state == State.OPEN
     assert reopened.probe_post_id is None
+    assert reopened.retry_at is not None
     assert reopened.retry_at >= before + timedelta(seconds=settings.FARM_CIRCUIT_COOLDOWN_SECONDS)
     assert len(open_circuit_alerts()) == 1
     assert posts_dispatch() == 0
@@ -309,7 +318,7 @@ def test_a_probe_that_ends_without_a_verdict_makes_way_for_a_new_one(
     make_posts(tripped, 3)
     later = after_cooldown()
     assert posts_dispatch(now=later) == 1
-    probe = Post.objects.get(pk=circuit().probe_post_id)
+    probe = probe_post()
     if ending == "cancelled":
         assert post_cancel(post=probe)
     else:
@@ -328,6 +337,7 @@ def test_a_probe_that_ends_without_a_verdict_makes_way_for_a_new_one(
     second = circuit()
     assert second.state == State.HALF_OPEN
     assert second.probe_started_at == again
+    assert second.probe_post_id is not None
     # The new probe may be the same post once its own wait is over: it was sent anew.
     assert Post.objects.get(pk=second.probe_post_id).status == PostStatus.QUEUED
     assert Post.objects.filter(account__platform="tiktok", status=PostStatus.QUEUED).count() == 1
@@ -390,6 +400,7 @@ def test_workers_hold_queued_posts_of_a_paused_platform_and_publish_only_the_pro
     # Half-open: the probe may go, nothing else.
     assert posts_dispatch(now=after_cooldown()) == 1
     probe_id = circuit().probe_post_id
+    assert probe_id is not None
     other = Post.objects.filter(account__platform="tiktok", status=PostStatus.SCHEDULED).first()
     assert other is not None
     Post.objects.filter(pk=other.pk).update(status=PostStatus.QUEUED)

@@ -10,6 +10,7 @@ state and failures in a row, and the alert raised.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -161,7 +162,7 @@ def table_rows() -> list:
     """A test per case of each row of the table; a row without cases is a failing test."""
     params = []
     for error_class in OUTCOME_RULES:
-        cases = EXPECTED.get(error_class) or [None]
+        cases: Sequence[Case | None] = EXPECTED.get(error_class) or [None]
         for case in cases:
             name = (case.name if case else "no case written").replace(" ", "-")
             params.append(pytest.param(error_class, case, id=f"{error_class.__name__}-{name}"))
@@ -219,6 +220,7 @@ def test_each_error_moves_the_post_the_account_and_the_alerts_as_the_table_says(
         assert post.next_attempt_at == waited_until
     else:
         wait = timedelta(seconds=case.wait)
+        assert post.next_attempt_at is not None
         assert before + wait <= post.next_attempt_at <= after + wait
     assert account.state == case.account_state
     assert account.consecutive_failures == case.failures

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from datetime import datetime
+from typing import Any
 
 import pytest
 from django.apps import apps as django_apps
@@ -86,12 +87,13 @@ def test_image_post_keeps_its_media(workspace: Workspace, account: Account) -> N
     post = post_create(
         workspace=workspace, account=account, title="t", kind="image", media=png_upload("a.png")
     )
+    assert post.media.name is not None
     assert post.media.name.endswith(".png")
     assert post.max_attempts == 4
 
 
 def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, account: Account) -> None:
-    rows = [
+    rows: list[dict[str, Any] | None] = [
         {"account": account.pk, "title": "good"},
         {"account": account.pk, "title": ""},
         {"account": account.pk, "title": "fine"},
@@ -110,7 +112,7 @@ def test_bulk_is_all_or_nothing_with_errors_per_row(workspace: Workspace, accoun
 def test_bulk_ids_past_any_key_are_no_such_account_not_a_database_error(
     workspace: Workspace, account: Account
 ) -> None:
-    rows = [
+    rows: list[dict[str, Any] | None] = [
         {"account": 2**63, "title": "too big"},
         {"account": account.pk, "title": "fine", "campaign": 10**30},
         {"account": True, "title": "a bool is not an id"},
