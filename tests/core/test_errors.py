@@ -39,40 +39,40 @@ def test_a_state_conflict_is_a_409_that_says_why(
     assert again.json()["detail"].startswith("The post is cancelled; only a post")
 
 
-def test_a_service_error_without_a_field_is_a_non_field_error(
+@pytest.mark.parametrize(
+    ("error", "status", "body"),
+    [
+        (
+            ServiceError("The farm is not taking posts for this account today."),
+            400,
+            {"non_field_errors": ["The farm is not taking posts for this account today."]},
+        ),
+        (
+            StateConflict("Someone else changed this post a moment ago."),
+            409,
+            {"detail": "Someone else changed this post a moment ago."},
+        ),
+    ],
+    ids=["service error without a field", "state conflict"],
+)
+def test_a_services_refusal_is_answered_by_the_one_handler(
     workspace: Workspace,
     account: Account,
     api_client_for: MakeClient,
     monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+    body: dict[str, object],
 ) -> None:
     def refuse(**_: object) -> None:
-        raise ServiceError("The farm is not taking posts for this account today.")
+        raise error
 
     monkeypatch.setattr(uploads_api_views, "post_create", refuse)
     answer = api_client_for(workspace).post(
         POSTS, {"account": account.pk, "title": "x"}, format="json"
     )
-    assert answer.status_code == 400
-    assert answer.json() == {
-        "non_field_errors": ["The farm is not taking posts for this account today."]
-    }
-
-
-def test_a_conflict_raised_by_a_service_is_a_409(
-    workspace: Workspace,
-    account: Account,
-    api_client_for: MakeClient,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    def refuse(**_: object) -> None:
-        raise StateConflict("Someone else changed this post a moment ago.")
-
-    monkeypatch.setattr(uploads_api_views, "post_create", refuse)
-    answer = api_client_for(workspace).post(
-        POSTS, {"account": account.pk, "title": "x"}, format="json"
-    )
-    assert answer.status_code == 409
-    assert answer.json() == {"detail": "Someone else changed this post a moment ago."}
+    assert answer.status_code == status
+    assert answer.json() == body
 
 
 def test_a_bug_is_a_500_in_the_logs_not_a_400_showing_its_message(
