@@ -1,9 +1,16 @@
 /*
  * The extension's content script: runs recorder.js (loaded just before it, in
  * this same isolated world) and hands what it records to the background
- * service worker in small batches. Clicks and submits go out at once, since
- * the page may be about to leave; anything still unsent when the page goes is
- * kept by the recorder in sessionStorage and sent from the next page.
+ * service worker by runtime messaging, in small batches.
+ *
+ * The service worker registers this script only on the sites the person
+ * opted into, and only while recording is on. It reads no storage: the
+ * settings (the farm's address, the token) are out of a content script's
+ * reach, and the worker tells it whether to record and which fields may keep
+ * their values. The recorder takes only trusted DOM events (a page's
+ * dispatchEvent() or element.click() records nothing) and keeps nothing in the
+ * page's sessionStorage: what it holds when the page goes is sent on
+ * pagehide, and the buffer between pages is the worker's.
  */
 (function () {
   "use strict";
@@ -14,15 +21,32 @@
   var recorder = window.__farmRecorder;
   var FLUSH_MS = 300;
   var timer = null;
-  var enabled = true;
+  var enabled = true; // until the worker says otherwise
+  var ready = false; // the worker has answered
 
-  function page() {
-    return {
-      url: String(location.href),
-      title: document.title,
-      viewport: { width: window.innerWidth, height: window.innerHeight },
-      user_agent: navigator.userAgent
-    };
+  function viewport() {
+    return { width: window.innerWidth, height: window.innerHeight };
+  }
+
+  function stopAll() {
+    enabled = false;
+    recorder.stop();
+    recorder.drain();
+  }
+
+  function send(message) {
+    try {
+      chrome.runtime.sendMessage(message, function (answer) {
+        // No receiver (the worker restarting) is not an error worth a console line.
+        void chrome.runtime.lastError;
+        // Recording was switched off, or the site removed, since this page opened.
+        if (answer && answer.record === false) stopAll();
+      });
+    } catch (e) {
+      // The extension was reloaded under this page: nothing can take the events any more.
+      enabled = false;
+      recorder.stop();
+    }
   }
 
   function flush() {
@@ -30,19 +54,10 @@
       clearTimeout(timer);
       timer = null;
     }
-    if (!enabled) return;
+    if (!enabled || !ready) return;
     var events = recorder.drain();
     if (!events.length) return;
-    try {
-      chrome.runtime.sendMessage({ type: "farm-events", events: events, page: page() }, function () {
-        // No receiver (the worker restarting) is not an error worth a console line.
-        void chrome.runtime.lastError;
-      });
-    } catch (e) {
-      // The extension was reloaded under this page: nothing can take the events any more.
-      enabled = false;
-      recorder.stop();
-    }
+    send({ type: "farm-events", events: events, viewport: viewport() });
   }
 
   function onEvent(event) {
@@ -54,28 +69,30 @@
     }
   }
 
-  recorder.start({ sessionId: "extension", allowList: [], onEvent: onEvent });
+  // Recording starts at once (the first events of a page come early); they
+  // wait here until the worker has said this page may be recorded.
+  var options = { sessionId: "extension", allowList: [], onEvent: onEvent, trustedOnly: true, persist: false };
+  recorder.start(options);
 
-  chrome.storage.local.get(["apiBase", "token", "allowList", "paused"], function (config) {
-    if (!config || !config.apiBase || !config.token || config.paused) {
-      // Not set up, or paused: record nothing and keep nothing.
-      enabled = false;
-      recorder.stop();
-      recorder.drain();
-      return;
-    }
-    recorder.start({
-      sessionId: "extension",
-      allowList: Array.isArray(config.allowList) ? config.allowList : [],
-      onEvent: onEvent
+  try {
+    chrome.runtime.sendMessage({ type: "farm-hello" }, function (answer) {
+      void chrome.runtime.lastError;
+      if (!answer || !answer.record) {
+        // Recording off, not set up, or not a site the person opted into.
+        stopAll();
+        return;
+      }
+      ready = true;
+      options.allowList = Array.isArray(answer.allowList) ? answer.allowList : [];
+      recorder.start(options);
+      flush();
     });
-    flush();
-  });
+  } catch (e) {
+    stopAll();
+  }
 
-  window.addEventListener("pagehide", function () {
-    if (timer) {
-      clearTimeout(timer);
-      timer = null;
-    }
+  // The page is going: what it still holds goes to the worker now.
+  window.addEventListener("pagehide", function (e) {
+    if (e.isTrusted) flush();
   }, true);
 })();

@@ -12,16 +12,22 @@
  *
  * Used twice, unchanged: Selenium injects it into every publish run (CDP
  * Page.addScriptToEvaluateOnNewDocument) and drains it; the Manifest V3
- * extension runs it as a content script and sends what it drains to the
- * ingest API. Injecting it twice into one document does nothing more.
+ * extension runs it as a content script and hands what it drains to its
+ * service worker. Injecting it twice into one document does nothing more.
  *
- * API: window.__farmRecorder.start({allowList, sessionId, onEvent}),
+ * Every event says whether the DOM event behind it was trusted (made by the
+ * browser from real input, not dispatched by a script). The extension starts
+ * it with trustedOnly, so a page's synthetic events are not recorded at all,
+ * and without persist, so nothing is kept in (or taken back from) the page's
+ * own sessionStorage.
+ *
+ * API: window.__farmRecorder.start({allowList, sessionId, onEvent, trustedOnly, persist}),
  *      .drain() -> events since the last drain, .stop().
  */
 (function () {
   "use strict";
 
-  var VERSION = 1;
+  var VERSION = 2;
   if (window.__farmRecorder && window.__farmRecorder.version >= VERSION) {
     return;
   }
@@ -102,6 +108,8 @@
     stopped: false,
     sessionId: null,
     allow: {},
+    trustedOnly: false, // ignore every DOM event a script made (the extension)
+    persist: true, // keep undrained events in sessionStorage across a page change (publish runs)
     onEvent: null,
     sequence: 0,
     buffer: [],
@@ -109,6 +117,7 @@
     lastValues: new WeakMap(),
     scrollTimer: null,
     scrollTarget: null,
+    scrollTrusted: true,
     lastScrollAt: 0,
     lastClick: null,
     observer: null,
@@ -589,7 +598,8 @@
       masked_kinds: [],
       target: null,
       scroll: null,
-      found_in_dom: null
+      found_in_dom: null,
+      trusted: true
     };
     if (el) {
       try {
@@ -629,16 +639,24 @@
     return interactive || el;
   }
 
+  // A submit is trusted even when a script called form.requestSubmit() or a
+  // button's click(); only one that follows real input comes with the page's
+  // transient user activation.
+  function userActivated() {
+    var activation = navigator.userActivation;
+    return activation ? Boolean(activation.isActive) : true;
+  }
+
   function onClick(e) {
     var el = clickTarget(e.composedPath ? e.composedPath()[0] : e.target);
     if (!el) return;
     // A submit button's click is followed by a submit event; both are kept, as a person did both.
     flushInputs();
-    var event = record("click", el, { dom_changed: false });
+    var event = record("click", el, { dom_changed: false, trusted: e.isTrusted });
     if (event) state.lastClick = event;
   }
 
-  function recordInput(el) {
+  function recordInput(el, trusted) {
     if (!el) return;
     var tag = tagOf(el);
     if (tag === "input" && inputType(el) === "hidden") return;
@@ -647,7 +665,15 @@
     var key = rawValue(el) + (el.checked ? "\u0001" : "");
     if (state.lastValues.get(el) === key) return;
     state.lastValues.set(el, key);
+    masked.trusted = trusted;
     record("input", el, masked);
+  }
+
+  function pendingFor(el) {
+    for (var i = 0; i < state.pendingInputs.length; i++) {
+      if (state.pendingInputs[i].el === el) return state.pendingInputs[i];
+    }
+    return null;
   }
 
   function cancelPending(el) {
@@ -663,7 +689,7 @@
     var pending = state.pendingInputs.splice(0);
     pending.forEach(function (p) {
       clearTimeout(p.timer);
-      recordInput(p.el);
+      recordInput(p.el, p.trusted);
     });
   }
 
@@ -686,15 +712,17 @@
     var type = inputType(el);
     if (tagOf(el) === "select" || type === "checkbox" || type === "radio" || type === "file") {
       cancelPending(el);
-      recordInput(el);
+      recordInput(el, e.isTrusted);
       return;
     }
+    // One edit is trusted when every keystroke of it was.
+    var before = pendingFor(el);
+    var entry = { el: el, timer: null, trusted: e.isTrusted && (!before || before.trusted) };
     cancelPending(el);
-    var entry = { el: el, timer: null };
     entry.timer = setTimeout(function () {
       var at = state.pendingInputs.indexOf(entry);
       if (at >= 0) state.pendingInputs.splice(at, 1);
-      recordInput(el);
+      recordInput(el, entry.trusted);
     }, INPUT_DEBOUNCE_MS);
     state.pendingInputs.push(entry);
   }
@@ -702,17 +730,23 @@
   function onChangeOrBlur(e) {
     var el = inputElement(e);
     if (!el) return;
-    var pending = state.pendingInputs.some(function (p) { return p.el === el; });
+    var pending = pendingFor(el);
     cancelPending(el);
     // A blur without an edit says nothing; a change always does.
-    if (e.type === "change" || pending) recordInput(el);
+    if (e.type === "change") {
+      recordInput(el, e.isTrusted && (!pending || pending.trusted));
+    } else if (pending) {
+      recordInput(el, pending.trusted);
+    }
   }
 
   function onSubmit(e) {
     var form = e.target;
     if (!form || tagOf(form) !== "form") return;
+    var trusted = e.isTrusted && userActivated();
+    if (state.trustedOnly && !trusted) return;
     flushInputs();
-    record("submit", form);
+    record("submit", form, { trusted: trusted });
     // The page may go away now: keep what was not drained for the next page.
     persist();
   }
@@ -720,6 +754,7 @@
   function onScroll(e) {
     var target = e.target;
     state.scrollTarget = target === document || target === window ? null : target;
+    state.scrollTrusted = state.scrollTrusted && e.isTrusted;
     var now = Date.now();
     var wait = SCROLL_THROTTLE_MS - (now - state.lastScrollAt);
     if (state.scrollTimer) return;
@@ -729,12 +764,14 @@
       var el = state.scrollTarget;
       var x = el ? el.scrollLeft : window.scrollX;
       var y = el ? el.scrollTop : window.scrollY;
-      record("scroll", el, { scroll: { x: Math.round(x), y: Math.round(y) } });
+      var trusted = state.scrollTrusted;
+      state.scrollTrusted = true;
+      record("scroll", el, { scroll: { x: Math.round(x), y: Math.round(y) }, trusted: trusted });
     }, Math.max(wait, 0));
   }
 
-  function onNavigate() {
-    record("navigate", null);
+  function onNavigate(e) {
+    record("navigate", null, { trusted: e.isTrusted });
   }
 
   function onMutation() {
@@ -756,7 +793,7 @@
   }
 
   function persist() {
-    var store = storage();
+    var store = state.persist ? storage() : null;
     if (!store) return;
     try {
       store.setItem(STORAGE_KEY, JSON.stringify({
@@ -768,7 +805,7 @@
   }
 
   function restore() {
-    var store = storage();
+    var store = state.persist ? storage() : null;
     if (!store) return;
     try {
       var raw = store.getItem(STORAGE_KEY);
@@ -783,7 +820,7 @@
   }
 
   function clearPersisted() {
-    var store = storage();
+    var store = state.persist ? storage() : null;
     if (!store) return;
     try {
       store.removeItem(STORAGE_KEY);
@@ -799,6 +836,8 @@
 
   function listen(target, type, handler) {
     var wrapped = function (e) {
+      // A script's dispatchEvent() or element.click() makes an untrusted event.
+      if (state.trustedOnly && !e.isTrusted) return;
       try {
         handler(e);
       } catch (err) { /* never break the page */ }
@@ -836,6 +875,8 @@
     state.allow = {};
     for (var i = 0; i < list.length; i++) state.allow[String(list[i])] = true;
     if (options.onEvent) state.onEvent = options.onEvent;
+    state.trustedOnly = Boolean(options.trustedOnly);
+    state.persist = options.persist !== false;
     var sessionId = options.sessionId == null ? null : String(options.sessionId);
     if (state.started && !state.stopped && sessionId === state.sessionId) return api;
     if (state.started) stop();

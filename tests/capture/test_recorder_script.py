@@ -345,3 +345,88 @@ def test_stop_ends_recording_and_a_new_session_starts_clean(page: WebDriver) -> 
     assert _kinds(events)[0] == "navigate"
     assert events[0]["sequence"] == 0
     assert "click" in _kinds(events)
+
+
+def test_every_event_says_whether_the_browser_made_it(page: WebDriver) -> None:
+    # Publish runs record everything (their publisher sets values by script) and
+    # say which events were real input: ChromeDriver's clicks and keys are.
+    page.execute_script(
+        "document.forms[0].addEventListener('submit', (e) => e.preventDefault());"
+        "const title = document.querySelector('#title');"
+        "title.value = 'by script';"
+        "title.dispatchEvent(new Event('input', {bubbles: true}));"
+        "title.dispatchEvent(new Event('change', {bubbles: true}));"
+        "document.querySelector('[data-testid=dup]').click();"
+        "document.querySelector('.icon').dispatchEvent(new MouseEvent('click', {bubbles: true}));"
+        # A trusted submit event, but no person's action came before it.
+        "document.forms[0].requestSubmit();"
+    )
+    page.find_element(By.ID, "country").send_keys("Portugal")
+    page.find_element(By.CSS_SELECTOR, '[data-testid="upload-submit"]').click()
+    events = _drain(page)
+    seen = [
+        (e["kind"], (e["target"] or {}).get("attributes", {}).get("name"), e["trusted"])
+        for e in events
+    ]
+    assert seen == [
+        ("input", "title", False),
+        ("click", None, False),
+        ("click", None, False),
+        ("submit", None, False),
+        ("input", "country", True),
+        ("click", None, True),
+        ("submit", None, True),
+    ]
+
+
+def test_trusted_only_records_no_synthetic_event_and_keeps_nothing_in_session_storage(
+    browser: WebDriver, site: str
+) -> None:
+    # As the extension starts it: a page's own events and storage count for nothing.
+    start = (
+        "window.__farmRecorder.start({sessionId: 'extension', allowList: [],"
+        " trustedOnly: true, persist: false});"
+    )
+    browser.get(f"{site}/form.html")
+    browser.execute_script(RECORDER_PATH.read_text() + start)
+    forged = {
+        "sessionId": "extension",
+        "sequence": 7,
+        "events": [{"sequence": 0, "kind": "click", "title": "FORGED", "trusted": True}],
+    }
+    browser.execute_script(
+        "sessionStorage.setItem('__farmRecorder.pending', arguments[0]);"
+        "document.querySelector('[data-testid=dup]').click();"
+        "document.querySelector('.icon').dispatchEvent(new MouseEvent('click', {bubbles: true}));"
+        "const title = document.querySelector('#title');"
+        "title.value = 'by script';"
+        "title.dispatchEvent(new Event('input', {bubbles: true}));"
+        "title.dispatchEvent(new Event('change', {bubbles: true}));"
+        "document.forms[0].addEventListener('submit', (e) => e.preventDefault());"
+        "document.forms[0].requestSubmit();"
+        "window.dispatchEvent(new PopStateEvent('popstate'));",
+        json.dumps(forged),
+    )
+    assert _kinds(_drain(browser)) == ["navigate"]
+
+    # ChromeDriver's input is real: it records, trusted.
+    browser.find_element(By.ID, "country").send_keys("Portugal")
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="upload-submit"]').click()
+    events = _drain(browser)
+    assert _kinds(events) == ["input", "click", "submit"]
+    assert all(e["trusted"] for e in events)
+
+    # The page's sessionStorage is neither written nor read: the forged entry stays
+    # as the page left it, and the next page of the same origin does not take it.
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="nav-other"]').click()
+    deadline = time.monotonic() + 10
+    while not browser.current_url.endswith("/other.html"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert browser.execute_script(
+        "return sessionStorage.getItem('__farmRecorder.pending')"
+    ) == json.dumps(forged)
+    browser.execute_script(RECORDER_PATH.read_text() + start)
+    events = _drain(browser)
+    assert _kinds(events) == ["navigate"]
+    assert "FORGED" not in json.dumps(events)
