@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable
 
 import pytest
@@ -198,3 +199,64 @@ def test_the_schema_lists_the_capture_endpoints() -> None:
     for path in ("", "{id}/", "{id}/events/", "{id}/screenshots/", "{id}/close/"):
         assert f"{BASE}{path}" in schema["paths"], path
     assert "captureIngestToken" in schema["components"]["securitySchemes"]
+
+
+def _worst_case_event(sequence: int, over_the_caps: bool = False) -> dict:
+    """Every capped string of an event filled with text the old patterns backtracked on."""
+
+    def text(n: int, shape: str) -> str:
+        if over_the_caps:
+            n *= 3
+        unit = {"email": "a", "pct": "%40", "ipv6": "-a", "phone": "1" * 35 + " "}[shape]
+        return f"{sequence} " + (unit * n)[:n] + ("@!" if shape == "email" else "::x")
+
+    event = make_event(sequence, kind="input")
+    event.update(
+        url="http://x.test/?" + text(8000, "pct"),
+        title=text(950, "email"),
+        value=text(9900, "email") + " jane@example.com",
+    )
+    target = event["target"]
+    target.update(
+        text=text(950, "ipv6"),
+        name=text(950, "phone"),
+        dom_snippet=text(8000, "ipv6"),
+        attributes={"href": text(1900, "pct"), "title": text(1900, "email")},
+    )
+    target["selectors"][0]["value"] = text(1900, "email")
+    target["nearby"] = [{"tag": "a", "text": text(950, "pct"), "name": text(950, "phone")}]
+    return event
+
+
+def test_a_batch_of_worst_case_strings_is_answered_at_once(ingest_client: APIClient) -> None:
+    # 20 events within the caps and 5 over them, every string of each built to
+    # make the old patterns backtrack (1.3 MB in all): that took far more than
+    # ten minutes; now about 0.3 s. The budget leaves room for a loaded machine.
+    opened = _open(ingest_client)
+    events = [_worst_case_event(i) for i in range(20)]
+    events += [_worst_case_event(i, over_the_caps=True) for i in range(20, 25)]
+    started = time.perf_counter()
+    response = ingest_client.post(
+        f"{BASE}{opened['id']}/events/", {"events": events}, format="json"
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["added"] == 20
+    assert [e["index"] for e in body["errors"]] == list(range(20, 25))
+    assert set(body["errors"][0]["errors"]) == {"url", "title", "value", "target"}
+    assert elapsed < 3.0
+    row = Interaction.objects.get(session_id=opened["id"], sequence=3)
+    assert row.value.endswith("a@! [EMAIL]") and "jane" not in row.value
+
+
+def test_a_full_session_is_a_409(ingest_client: APIClient, settings) -> None:
+    settings.CAPTURE_MAX_EVENTS_PER_SESSION = 3
+    opened = _open(ingest_client)
+    url = f"{BASE}{opened['id']}/events/"
+    assert ingest_client.post(url, {"events": [make_event(1)]}, format="json").status_code == 200
+    response = ingest_client.post(
+        url, {"events": [make_event(i) for i in range(1, 5)]}, format="json"
+    )
+    assert response.status_code == 409
+    assert "may hold at most 3" in response.json()["detail"]
