@@ -358,16 +358,17 @@ def test_the_dispatcher_keeps_working_while_a_batch_is_masked(
         args=("append", lambda: session_events_append(session=session, events=[make_event(1)])),
     )
     append.start()
+    dispatch = threading.Thread(target=run, args=("dispatch", posts_dispatch))
     try:
         assert masking.wait(timeout=30)
-        dispatch = threading.Thread(target=run, args=("dispatch", posts_dispatch))
         dispatch.start()
         dispatch.join(timeout=15)
         dispatched_while_masking = not dispatch.is_alive() and "append" not in outcome
     finally:
         release.set()
         append.join()
-        dispatch.join()
+        if dispatch.ident is not None:
+            dispatch.join()
     assert dispatched_while_masking, outcome
     assert outcome["dispatch"] == 1
     assert outcome["append"].added == 1
