@@ -21,7 +21,12 @@ from capture.services.ingest import (
     max_events_per_session,
     session_events_append,
 )
-from capture.services.screenshots import screenshot_to_webp, session_screenshot_add
+from capture.services.screenshots import (
+    screenshot_max_bytes,
+    screenshot_size_check,
+    screenshot_to_webp,
+    session_screenshot_add,
+)
 from capture.services.sessions import (
     SessionNotRecording,
     capture_settings_get,
@@ -49,6 +54,8 @@ __all__ = [
     "ingest_token_touch",
     "interaction_payload",
     "max_events_per_session",
+    "screenshot_max_bytes",
+    "screenshot_size_check",
     "screenshot_to_webp",
     "session_archive",
     "session_close",

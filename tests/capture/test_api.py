@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from django.core.management import call_command
+from rest_framework.parsers import MultiPartParser
 from rest_framework.test import APIClient
 
 from accounts.models import Membership
@@ -260,3 +261,46 @@ def test_a_full_session_is_a_409(ingest_client: APIClient, settings) -> None:
     )
     assert response.status_code == 409
     assert "may hold at most 3" in response.json()["detail"]
+
+
+def test_a_screenshot_body_declared_too_large_is_a_413_before_it_is_read(
+    ingest_client: APIClient, settings, monkeypatch
+) -> None:
+    settings.CAPTURE_MAX_SCREENSHOT_BYTES = 10_000
+    opened = _open(ingest_client)
+    parsed: list[bool] = []
+    parse = MultiPartParser.parse
+
+    def spy(self: MultiPartParser, *args: object, **kwargs: object) -> object:
+        parsed.append(True)
+        return parse(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MultiPartParser, "parse", spy)
+    image = io.BytesIO(png_bytes()[:8] + b"\x00" * 200_000)
+    image.name = "big.png"
+    response = ingest_client.post(
+        f"{BASE}{opened['id']}/screenshots/", {"image": image}, format="multipart"
+    )
+    assert response.status_code == 413
+    assert "at most 10000 bytes" in response.json()["image"][0]
+    assert parsed == []
+
+
+def test_an_image_over_the_limit_is_refused_before_it_is_read(
+    ingest_client: APIClient, settings, monkeypatch
+) -> None:
+    # Within the body's allowance for the form around it, but over the image limit.
+    settings.CAPTURE_MAX_SCREENSHOT_BYTES = 10_000
+    opened = _open(ingest_client)
+    handed_over: list[object] = []
+    monkeypatch.setattr(
+        "capture.api.views.session_screenshot_add", lambda **kwargs: handed_over.append(kwargs)
+    )
+    image = io.BytesIO(png_bytes()[:8] + b"\x00" * 30_000)
+    image.name = "big.png"
+    response = ingest_client.post(
+        f"{BASE}{opened['id']}/screenshots/", {"image": image}, format="multipart"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"image": ["The image is 30008 bytes; the limit is 10000."]}
+    assert handed_over == []
