@@ -2,7 +2,10 @@
 
 Integrators use the farm's token auth; the browser extension sends
 `Authorization: Capture <ingest token>`. Every lookup is scoped to the
-caller's workspaces, so another workspace's session is a 404.
+caller's workspaces, so another workspace's session is a 404. An ingest
+token reads nothing (its list is empty, a detail a 404) and writes only to
+the sessions it opened itself: any other session, a publish run's or another
+token's, is a 404 to it, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -92,13 +95,21 @@ class CapturedSessionViewSet(
     def get_queryset(self) -> QuerySet[CapturedSession]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
             return CapturedSession.objects.none()
+        if isinstance(self.request.user, IngestCaller):  # writes only; reads nothing
+            return CapturedSession.objects.none()
         return captured_session_list(workspace_ids=caller_workspace_ids(self.request)).order_by(
             "-started_at"
         )
 
     def _session_for_write(self, pk: str | None) -> CapturedSession:
         roles = caller_roles(self.request)
-        session = captured_session_get(session_id=pk, workspace_ids=sorted(roles))
+        user = self.request.user
+        session = captured_session_get(
+            session_id=pk,
+            workspace_ids=sorted(roles),
+            # An ingest token writes only to the sessions it opened.
+            opened_by=user.token if isinstance(user, IngestCaller) else None,
+        )
         if session is None:
             raise NotFound(NOT_FOUND)
         if roles[session.workspace_id] not in WRITE_ROLES:

@@ -13,7 +13,12 @@ from rest_framework.test import APIClient
 
 from accounts.models import Membership
 from capture.models import CapturedSession, IngestToken, Interaction
-from capture.services import ingest_token_create, ingest_token_hash, ingest_token_revoke
+from capture.services import (
+    ingest_token_create,
+    ingest_token_hash,
+    ingest_token_revoke,
+    session_open,
+)
 from tests.capture.conftest import make_event, png_bytes
 
 BASE = "/api/v1/capture/sessions/"
@@ -304,3 +309,59 @@ def test_an_image_over_the_limit_is_refused_before_it_is_read(
     assert response.status_code == 400
     assert response.json() == {"image": ["The image is 30008 bytes; the limit is 10000."]}
     assert handed_over == []
+
+
+def test_an_ingest_token_reads_no_session_not_even_its_own(ingest_client: APIClient) -> None:
+    opened = _open(ingest_client)
+    assert ingest_client.get(f"{BASE}{opened['id']}/").status_code == 404
+    listed = ingest_client.get(BASE)
+    assert listed.status_code == 200
+    assert listed.json()["count"] == 0
+
+
+def test_an_ingest_token_writes_only_to_the_sessions_it_opened(
+    ingest_client: APIClient, workspace, api_client_for: Callable
+) -> None:
+    # Same workspace: a publish run's session, a member's, another token's.
+    publish_run = session_open(workspace=workspace, kind=CapturedSession.Kind.AUTOMATED)
+    members = _open(api_client_for(workspace))["id"]
+    _, plain = ingest_token_create(workspace=workspace, name="Another browser")
+    other_token = APIClient()
+    other_token.credentials(HTTP_AUTHORIZATION=f"Capture {plain}")
+    others = _open(other_token)["id"]
+    for session_id in (str(publish_run.pk), members, others):
+        image = io.BytesIO(png_bytes())
+        image.name = "shot.png"
+        writes = [
+            ingest_client.post(
+                f"{BASE}{session_id}/events/", {"events": [make_event(1)]}, format="json"
+            ),
+            ingest_client.post(
+                f"{BASE}{session_id}/screenshots/", {"image": image}, format="multipart"
+            ),
+            ingest_client.post(f"{BASE}{session_id}/close/"),
+        ]
+        # As if the session did not exist, so ids cannot be probed.
+        for response in writes:
+            assert response.status_code == 404, (session_id, response.content)
+            assert response.json() == {"detail": "No such captured session in your workspaces."}
+    assert not Interaction.objects.exists()
+    assert set(CapturedSession.objects.values_list("state", flat=True)) == {"recording"}
+    # Its own session takes its writes.
+    own = _open(ingest_client)["id"]
+    response = ingest_client.post(
+        f"{BASE}{own}/events/", {"events": [make_event(1)]}, format="json"
+    )
+    assert response.json()["added"] == 1
+    assert ingest_client.post(f"{BASE}{own}/close/").status_code == 200
+
+
+def test_members_still_read_and_write_sessions_an_ingest_token_opened(
+    ingest_client: APIClient, workspace, api_client_for: Callable
+) -> None:
+    opened = _open(ingest_client)["id"]
+    member = api_client_for(workspace)
+    assert member.get(f"{BASE}{opened}/").status_code == 200
+    assert [s["id"] for s in member.get(BASE).json()["results"]] == [opened]
+    response = member.post(f"{BASE}{opened}/events/", {"events": [make_event(1)]}, format="json")
+    assert response.json()["added"] == 1
