@@ -12,7 +12,7 @@ alone: they name the machine, not a person, and the sandbox runs there.
 
 Masking takes time linear in the text, whatever a page sends: every
 repetition in the patterns has an upper bound (a domain label 63
-characters, an IPv6 label 32, a phone number's groups), and lookaheads cut
+characters, an IPv6 label 64, a phone number's groups), and lookaheads cut
 short what backtracking would try in vain, so the work begun at any one
 position is bounded. E-mail addresses are looked for from their anchors
 (`@`, `%40`, `(at)`, `[at]`): a bounded domain right after one, then at most
@@ -80,7 +80,7 @@ _IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
 # address written right after a scheme or a field name is found; the check
 # then decides whether the label belongs to the address.
 _IPV6_RE = re.compile(
-    r"(?<![\w:.])(?P<label>[A-Za-z][\w.+-]{0,31}+:)?"
+    r"(?<![\w:.])(?P<label>[A-Za-z][\w.+-]{0,63}+:)?"
     r"(?P<address>(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?)(?![\w:])"
 )

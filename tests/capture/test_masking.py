@@ -173,6 +173,8 @@ def test_long_addresses_are_still_masked() -> None:
     masked, _ = mask_text("a" * 100 + "@example.com")
     assert masked.endswith("[EMAIL]") and "example" not in masked
     assert mask_text("-a" * 2000 + " ip:2001:db8::1")[0].endswith(" ip:[IP]")
+    # A label of up to 64 characters in front of an address is read as a label.
+    assert mask_text("x-forwarded-for-" + "x" * 40 + ":2001:db8::1")[0].endswith(":[IP]")
 
 
 def test_only_bounded_strings_are_cached() -> None:
