@@ -9,6 +9,14 @@ addresses, phone numbers, Luhn-valid card numbers, IBANs, national ids
 Patterns run in a fixed order (most specific first) so that, say, a card
 number is not half-eaten by the phone pattern. Loopback addresses are left
 alone: they name the machine, not a person, and the sandbox runs there.
+
+Masking takes time linear in the text, whatever a page sends: every
+repetition in the patterns has an upper bound (a domain label 63
+characters, an IPv6 label 64, a phone number's groups), and lookaheads cut
+short what backtracking would try in vain, so the work begun at any one
+position is bounded. E-mail addresses are looked for from their anchors
+(`@`, `%40`, `(at)`, `[at]`): a bounded domain right after one, then at most
+64 local-part characters right before it.
 """
 
 from __future__ import annotations
@@ -44,12 +52,18 @@ _CANDIDATE = re.compile(
     r"|[A-Za-z]{2}\d{2}"  # IBAN, NINO
     r"|\d(?:[ .()+-]{0,2}\d){5}"  # card, SSN, NINO, phone: six digits or more
     r"|(?<![\d.])(?!127\.)\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"  # IPv4 other than loopback
-    r"|:[0-9A-Fa-f]*:"  # IPv6
+    r"|:[0-9A-Fa-f]{0,4}:"  # IPv6
 )
 
-_EMAIL_RE = re.compile(
-    r"[A-Za-z0-9._%+-]+(?:@|%40|\(at\)|\[at\])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+# Bounded as the RFCs bound them: a local part of at most 64 characters, a
+# domain of at most ten labels of at most 63. Looked for from each anchor
+# (`_email_spans`): the domain after it, then the local part before it.
+_EMAIL_LOCAL_MAX = 64
+_EMAIL_LOCAL_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
 )
+_EMAIL_ANCHOR_RE = re.compile(r"@|%40|\(at\)|\[at\]")
+_EMAIL_DOMAIN_RE = re.compile(r"[A-Za-z0-9-]{1,63}+(?:\.[A-Za-z0-9-]{1,63}+){0,8}\.[A-Za-z]{2,63}")
 # Two letters, two check digits, then 11..30 alphanumerics, optionally in groups of four.
 _IBAN_RE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ -]?[A-Z0-9]){11,30}\b", re.IGNORECASE)
 # 13..19 digits, optionally grouped by spaces or dashes.
@@ -66,14 +80,19 @@ _IPV4_RE = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.]|\.\d)")
 # address written right after a scheme or a field name is found; the check
 # then decides whether the label belongs to the address.
 _IPV6_RE = re.compile(
-    r"(?<![\w:.])(?P<label>[A-Za-z][\w.+-]*:)?"
+    r"(?<![\w:.])(?P<label>[A-Za-z][\w.+-]{0,63}+:)?"
     r"(?P<address>(?:[0-9A-Fa-f]{0,4}:){2,7}"
     r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?)(?![\w:])"
 )
 # An international number, or a national one written in groups; 7..15 digits in all.
+# A match is at most 50 characters and cannot end inside a run of digits, so the
+# lookaheads, each a necessary condition, prune what backtracking would otherwise
+# try: a start with no digit followed by a non-word character within reach, and a
+# run of digits too long for the groups left or ending in a letter.
 _PHONE_RE = re.compile(
-    r"(?<![\w+./(])(?:(?:\+|00)\d{1,4}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?"
-    r"\d{1,5}(?:[ .-]?\d{2,5}){1,5}(?!\w)"
+    r"(?<![\w+./(])(?=[\d+(])(?=[\d +.()-]{0,50}?(?<=\d)(?!\w))"
+    r"(?:(?:\+|00)\d{1,4}[ .-]?)?(?:\(\d{1,5}\)[ .-]?)?"
+    r"(?=\d{1,30}+(?!\w))\d{1,5}(?:[ .-]?(?=\d{0,25}+(?!\w))\d{2,5}){1,5}(?!\w)"
 )
 _DATE_RE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 
@@ -115,6 +134,32 @@ def _longest_valid(text: str, valid: Callable[[str], bool]) -> int:
         if valid(text[:end]):
             return end
     return 0
+
+
+def _email_spans(text: str) -> list[tuple[int, int]]:
+    """Where the e-mail addresses are: (start, end) of each, left to right, none overlapping.
+
+    An address is an anchor with a domain right after it and 1..64 local-part
+    characters right before it (as many as there are). Each anchor costs one
+    bounded match, and the local parts scanned back over never overlap, so
+    this is linear in the text however it is built.
+    """
+    spans: list[tuple[int, int]] = []
+    last_end = 0
+    for anchor in _EMAIL_ANCHOR_RE.finditer(text):
+        at = anchor.start()
+        if at <= last_end:
+            continue
+        domain = _EMAIL_DOMAIN_RE.match(text, anchor.end())
+        if domain is None:
+            continue
+        start, floor = at, max(last_end, at - _EMAIL_LOCAL_MAX)
+        while start > floor and text[start - 1] in _EMAIL_LOCAL_CHARS:
+            start -= 1
+        if start < at:
+            spans.append((start, domain.end()))
+            last_end = domain.end()
+    return spans
 
 
 def _ipv4(match: re.Match[str]) -> bool:
@@ -169,7 +214,7 @@ def _prefix_check(valid: Callable[[str], bool]) -> Callable[[re.Match[str]], tup
 # (start, end) of the value within the match (the rest is left as it was).
 Verdict = bool | tuple[int, int]
 _RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], Verdict], bool]] = [
-    (EMAIL, _EMAIL_RE, _always, False),
+    (EMAIL, _EMAIL_ANCHOR_RE, _always, False),  # found by _email_spans, not by the pattern
     (IBAN, _IBAN_RE, _prefix_check(iban_valid), True),
     (CARD, _CARD_RE, _prefix_check(card_valid), True),
     (NATIONAL_ID, _SSN_RE, _always, True),
@@ -183,6 +228,17 @@ _RULES: list[tuple[str, re.Pattern[str], Callable[[re.Match[str]], Verdict], boo
 _NOTHING: frozenset[str] = frozenset()
 
 
+def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
+    pieces: list[str] = []
+    last = 0
+    for start, end in spans:
+        pieces.append(text[last:start])
+        pieces.append(placeholder)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
 def mask_text(text: str) -> tuple[str, frozenset[str]]:
     """The text with personal data replaced by placeholders, and the kinds found.
 
@@ -193,13 +249,14 @@ def mask_text(text: str) -> tuple[str, frozenset[str]]:
         return text, _NOTHING
     if "\x00" in text:
         text = text.replace("\x00", "")
-    return _mask_text_cached(text)
+    if len(text) <= _CACHE_SHORT:
+        return _mask_text_cached(text)
+    if len(text) <= _CACHE_LONG:
+        return _mask_long_text_cached(text)
+    return _mask_text(text)
 
 
-# A page's titles, URLs, labels and snippets repeat from event to event, and
-# a dictionary lookup is much cheaper than even the first search below.
-@functools.lru_cache(maxsize=16384)
-def _mask_text_cached(text: str) -> tuple[str, frozenset[str]]:
+def _mask_text(text: str) -> tuple[str, frozenset[str]]:
     if _CANDIDATE.search(text) is None:
         return text, _NOTHING
     kinds: set[str] = set()
@@ -232,17 +289,41 @@ def _mask_text_cached(text: str) -> tuple[str, frozenset[str]]:
             found = match.group()
             return found[:start] + PLACEHOLDERS[kind] + found[end:]
 
-        text = pattern.sub(replace, text)
+        if kind == EMAIL:
+            spans = _email_spans(text)
+            if spans:
+                kinds.add(EMAIL)
+                text = _replace_spans(text, spans, PLACEHOLDERS[EMAIL])
+        else:
+            text = pattern.sub(replace, text)
         if kind in (EMAIL, IBAN, CARD, NATIONAL_ID):
             has_digit = has_digit and _DIGIT.search(text) is not None
     return text, frozenset(kinds)
 
 
-@functools.lru_cache(maxsize=4096)
+# A page's titles, URLs, labels and snippets repeat from event to event, and
+# a dictionary lookup is much cheaper than even the first search above. Only
+# bounded strings are remembered: up to 256 characters in the large cache,
+# up to 8,192 (a DOM snippet, which repeats while the page stays) in a small
+# one, longer ones never; so the caches hold a few million characters at most.
+_CACHE_SHORT = 256
+_CACHE_LONG = 8192
+_mask_text_cached = functools.lru_cache(maxsize=16384)(_mask_text)
+_mask_long_text_cached = functools.lru_cache(maxsize=256)(_mask_text)
+
+
 def mask_url(url: str) -> tuple[str, frozenset[str]]:
     """A URL masked after decoding, so `john%40example.com` is caught too."""
     if not url:
         return url, _NOTHING
+    if len(url) <= _CACHE_SHORT:
+        return _mask_url_cached(url)
+    if len(url) <= _CACHE_LONG:
+        return _mask_long_url_cached(url)
+    return _mask_url(url)
+
+
+def _mask_url(url: str) -> tuple[str, frozenset[str]]:
     masked, kinds = mask_text(url)
     if "%" in url or "+" in url:
         decoded = unquote_plus(url)
@@ -252,6 +333,10 @@ def mask_url(url: str) -> tuple[str, frozenset[str]]:
                 # Something hid behind the encoding: keep the decoded, masked form.
                 return decoded_masked, kinds | decoded_kinds
     return masked, kinds
+
+
+_mask_url_cached = functools.lru_cache(maxsize=4096)(_mask_url)
+_mask_long_url_cached = functools.lru_cache(maxsize=256)(_mask_url)
 
 
 def _mask_value(value: Any, kinds: set[str], url: bool = False) -> Any:

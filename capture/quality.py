@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,34 +110,127 @@ def _found_in_dom(event: Mapping[str, Any]) -> bool:
     return bool(tag) and f"<{tag.lower()}" in snippet.lower()
 
 
-def _reacted(events: Sequence[Mapping[str, Any]], i: int) -> bool:
-    click = events[i]
-    if click.get("dom_changed"):
+@dataclass(slots=True)
+class _Step:
+    """What scoring needs of one event; long strings only as their hashes.
+
+    A session's events are read one chunk at a time and kept only as steps,
+    so closing a session holds no more than this per event in memory.
+    """
+
+    sequence: int
+    timestamp_ms: int
+    kind: str
+    target_key: int
+    # The page it happened on (URL and title) and what redundancy compares.
+    page: int
+    signature: int
+    masked: bool
+    dom_changed: bool
+    # Actions only.
+    found: bool
+    screenshot: bool
+    selector_score: float
+    self_reacting: bool
+
+
+def _step(event: Mapping[str, Any], screenshot_sequences: set[int]) -> _Step:
+    kind = event["kind"]
+    target = event.get("target")
+    key = hash(_target_key(target))
+    url = event.get("url")
+    action = kind in ACTION_KINDS
+    return _Step(
+        sequence=event["sequence"],
+        timestamp_ms=event["timestamp_ms"],
+        kind=kind,
+        target_key=key,
+        page=hash((url, event.get("title"))),
+        signature=hash((kind, key, event.get("value"), url)),
+        masked=bool(event.get("masked_kinds")),
+        dom_changed=bool(event.get("dom_changed")),
+        found=action and _found_in_dom(event),
+        screenshot=action
+        and bool(event.get("screenshot_id") or event["sequence"] in screenshot_sequences),
+        selector_score=best_selector_score(target) if action else 0.0,
+        self_reacting=isinstance(target, dict)
+        and str(target.get("tag") or "").lower() in _SELF_REACTING_TAGS,
+    )
+
+
+def _reacted(steps: Sequence[_Step], i: int) -> bool:
+    click = steps[i]
+    if click.dom_changed or click.self_reacting:
         return True
-    target = click.get("target") or {}
-    if isinstance(target, dict) and str(target.get("tag") or "").lower() in _SELF_REACTING_TAGS:
-        return True
-    for later in events[i + 1 :]:
-        if later["timestamp_ms"] - click["timestamp_ms"] > DEAD_CLICK_WINDOW_MS:
+    # Each click looks no further than the next click, so all clicks together
+    # look at each event at most once.
+    for k in range(i + 1, len(steps)):
+        later = steps[k]
+        if later.timestamp_ms - click.timestamp_ms > DEAD_CLICK_WINDOW_MS:
             break
-        if later["kind"] in ("navigate", "input", "submit") or later.get("dom_changed"):
+        if later.kind in ("navigate", "input", "submit") or later.dom_changed:
             return True
-        if later.get("url") != click.get("url") or later.get("title") != click.get("title"):
+        if later.page != click.page:
             return True
-        if later["kind"] == "click":
+        if later.kind == "click":
             # Another click before any reaction: this one did nothing visible.
             return False
     return False
 
 
+def _rage_clicks(clicks: Sequence[_Step]) -> set[int]:
+    """Sequences of the clicks in a burst: RAGE_CLICKS or more on one target within the window.
+
+    A click starts a burst when it and the later clicks on its target (in
+    sequence order) stamped at most RAGE_WINDOW_MS after it are RAGE_CLICKS
+    or more; every click of such a burst counts. Counted per target with a
+    Fenwick tree over the timestamps, O(n log n) in all.
+    """
+    by_target: dict[int, list[_Step]] = defaultdict(list)
+    for click in clicks:
+        by_target[click.target_key].append(click)
+    rage: set[int] = set()
+    for group in by_target.values():
+        if len(group) < RAGE_CLICKS:
+            continue
+        times = sorted({c.timestamp_ms for c in group})
+        rank = {t: i + 1 for i, t in enumerate(times)}
+        tree = [0] * (len(times) + 1)
+        starts = [False] * len(group)
+        for i in range(len(group) - 1, -1, -1):
+            position = rank[group[i].timestamp_ms]
+            while position <= len(times):
+                tree[position] += 1
+                position += position & -position
+            # How many of clicks i.. are stamped at most the window after click i.
+            position, within = bisect_right(times, group[i].timestamp_ms + RAGE_WINDOW_MS), 0
+            while position > 0:
+                within += tree[position]
+                position -= position & -position
+            starts[i] = within >= RAGE_CLICKS
+        # A click is in a burst when a burst starts at it, or at an earlier
+        # click whose window reaches it.
+        latest_start: int | None = None
+        for i, click in enumerate(group):
+            if starts[i] and (latest_start is None or click.timestamp_ms > latest_start):
+                latest_start = click.timestamp_ms
+            if latest_start is not None and click.timestamp_ms - latest_start <= RAGE_WINDOW_MS:
+                rage.add(click.sequence)
+    return rage
+
+
 def session_scores(
-    *, interactions: Sequence[Mapping[str, Any]], screenshot_sequences: set[int]
+    *, interactions: Iterable[Mapping[str, Any]], screenshot_sequences: set[int]
 ) -> Scores:
-    """Scores from a session's interactions (dicts with the event fields), in sequence order."""
-    events = sorted(interactions, key=lambda e: e["sequence"])
-    actions = [e for e in events if e["kind"] in ACTION_KINDS]
+    """Scores from a session's interactions (dicts with the event fields), in any order.
+
+    O(n log n) in the number of events; the interactions may be an iterator
+    (a query read in chunks): each is kept only as a small `_Step`.
+    """
+    steps = sorted((_step(e, screenshot_sequences) for e in interactions), key=lambda s: s.sequence)
+    actions = [s for s in steps if s.kind in ACTION_KINDS]
     n = len(actions)
-    details: dict[str, Any] = {"events": len(events), "actions": n}
+    details: dict[str, Any] = {"events": len(steps), "actions": n}
     if n == 0:
         details.update(
             targets_not_found=0,
@@ -148,42 +243,26 @@ def session_scores(
         )
         return Scores(0.0, 0.0, 0.0, 0.0, details)
 
-    found = sum(1 for e in actions if _found_in_dom(e))
-    shot = sum(
-        1 for e in actions if e.get("screenshot_id") or e["sequence"] in screenshot_sequences
-    )
+    found = sum(1 for s in actions if s.found)
+    shot = sum(1 for s in actions if s.screenshot)
     completeness = (found + shot) / (2 * n)
-    selector_scores = [best_selector_score(e.get("target")) for e in actions]
-    selector_reliability = sum(selector_scores) / n
+    selector_reliability = sum(s.selector_score for s in actions) / n
 
-    # Rage clicks: bursts of RAGE_CLICKS or more clicks on one target within the window.
-    clicks = [e for e in events if e["kind"] == "click"]
-    rage: set[int] = set()
-    for i, click in enumerate(clicks):
-        key = _target_key(click.get("target"))
-        burst = [
-            c
-            for c in clicks[i:]
-            if c["timestamp_ms"] - click["timestamp_ms"] <= RAGE_WINDOW_MS
-            and _target_key(c.get("target")) == key
-        ]
-        if len(burst) >= RAGE_CLICKS:
-            rage.update(c["sequence"] for c in burst)
-    index_of = {e["sequence"]: i for i, e in enumerate(events)}
+    clicks = [s for s in steps if s.kind == "click"]
+    rage = _rage_clicks(clicks)
     dead = {
-        c["sequence"]
-        for c in clicks
-        if c["sequence"] not in rage and not _reacted(events, index_of[c["sequence"]])
+        s.sequence
+        for i, s in enumerate(steps)
+        if s.kind == "click" and s.sequence not in rage and not _reacted(steps, i)
     }
     # Redundant: the same action on the same target with the same value as the one before.
     redundant = 0
-    previous: tuple | None = None
-    for e in actions:
-        signature = (e["kind"], _target_key(e.get("target")), e.get("value"), e.get("url"))
-        if signature == previous and e["sequence"] not in rage:
+    previous: int | None = None
+    for s in actions:
+        if s.signature == previous and s.sequence not in rage:
             redundant += 1
-        previous = signature
-    masked_share = sum(1 for e in events if e.get("masked_kinds")) / len(events)
+        previous = s.signature
+    masked_share = sum(1 for s in steps if s.masked) / len(steps)
 
     penalty = (
         len(rage) / n
@@ -205,7 +284,7 @@ def session_scores(
     details.update(
         targets_not_found=n - found,
         actions_without_screenshot=n - shot,
-        actions_without_unique_selector=sum(1 for s in selector_scores if s == 0),
+        actions_without_unique_selector=sum(1 for s in actions if s.selector_score == 0),
         rage_clicks=len(rage),
         dead_clicks=len(dead),
         redundant_steps=redundant,

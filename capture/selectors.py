@@ -14,12 +14,18 @@ def captured_session_list(*, workspace_ids: list[int]) -> QuerySet[CapturedSessi
     return CapturedSession.objects.filter(workspace_id__in=workspace_ids)
 
 
-def captured_session_get(*, session_id: object, workspace_ids: list[int]) -> CapturedSession | None:
+def captured_session_get(
+    *, session_id: object, workspace_ids: list[int], opened_by: IngestToken | None = None
+) -> CapturedSession | None:
+    """The session, if it is in one of the workspaces (and was opened by `opened_by`, if given)."""
     try:
         pk = uuid.UUID(str(session_id))
     except ValueError:  # not a UUID: no such session
         return None
-    return captured_session_list(workspace_ids=workspace_ids).filter(pk=pk).first()
+    sessions = captured_session_list(workspace_ids=workspace_ids).filter(pk=pk)
+    if opened_by is not None:
+        sessions = sessions.filter(created_by_token=opened_by)
+    return sessions.first()
 
 
 def ingest_token_get_active(*, token: str) -> IngestToken | None:

@@ -294,6 +294,8 @@ CAPTURE_PUBLISH_RUNS = env.bool("CAPTURE_PUBLISH_RUNS", default=True)
 # Capture: screenshots larger than these are refused before they are decoded.
 CAPTURE_MAX_SCREENSHOT_BYTES = env.int("CAPTURE_MAX_SCREENSHOT_BYTES", default=20 * 1024 * 1024)
 CAPTURE_MAX_SCREENSHOT_PIXELS = env.int("CAPTURE_MAX_SCREENSHOT_PIXELS", default=40_000_000)
+# Capture: a session keeps at most this many events; a batch that would pass it is a 409.
+CAPTURE_MAX_EVENTS_PER_SESSION = env.int("CAPTURE_MAX_EVENTS_PER_SESSION", default=20_000)
 
 # Training-data exports (training/services.py): sessions are read this many at a
 # time, progress is written every so many sessions, and a running export whose

@@ -33,6 +33,8 @@ from selenium.webdriver.support.event_firing_webdriver import EventFiringWebDriv
 from capture.models import CapturedSession, Interaction, Screenshot
 from capture.recorder import recorder_bootstrap
 from capture.services import (
+    MAX_EVENTS_PER_BATCH,
+    SessionFull,
     capture_settings_get,
     session_close,
     session_events_append,
@@ -157,23 +159,56 @@ class PublishRecording:
         return self.raw_driver.get_screenshot_as_png()
 
     def _store(self, events: Any) -> list[dict[str, Any]]:
+        """Store what the page's recorder returned; answers the events stored.
 
-        if not isinstance(events, list) or not events:
+        The page is not to be trusted (a script of its own may stand in for
+        the recorder), so what it returns goes through the ingest API's own
+        checks and caps (`session_events_append`): whatever is not an event,
+        or is refused, is dropped with a log line, and the run goes on.
+        """
+        if not isinstance(events, list):
+            if events is not None:
+                logger.warning(
+                    "capture: session %s: the page returned a %s, not a list of events; dropped",
+                    self.session.pk,
+                    type(events).__name__,
+                )
             return []
         # The session's numbering: one run spans documents, each numbering from its own start.
+        candidates: list[dict[str, Any]] = []
         for event in events:
-            event["sequence"] = self.next_sequence
-            self.next_sequence += 1
-        for start in range(0, len(events), 1000):
-            result = session_events_append(
-                session=self.session, events=events[start : start + 1000]
+            if isinstance(event, dict):
+                event["sequence"] = self.next_sequence
+                self.next_sequence += 1
+                candidates.append(event)
+        if len(candidates) < len(events):
+            logger.warning(
+                "capture: session %s: %d of the %d events the page returned are not objects; "
+                "dropped",
+                self.session.pk,
+                len(events) - len(candidates),
+                len(events),
             )
+        stored: list[dict[str, Any]] = []
+        for start in range(0, len(candidates), MAX_EVENTS_PER_BATCH):
+            batch = candidates[start : start + MAX_EVENTS_PER_BATCH]
+            try:
+                result = session_events_append(session=self.session, events=batch)
+            except SessionFull as exc:
+                logger.warning("capture: %s This run records no more events.", exc)
+                self.active = False
+                break
             self.events_stored += result.added
             if result.errors:
                 logger.warning(
-                    "capture: %d events refused: %s", len(result.errors), result.errors[:3]
+                    "capture: session %s: %d events dropped, refused by the ingest checks: %s",
+                    self.session.pk,
+                    len(result.errors),
+                    result.errors[:3],
                 )
-        return events
+            refused = {error["index"] for error in result.errors}
+            stored.extend(e for i, e in enumerate(batch) if i not in refused)
+        return stored
 
     def _screenshots_link(
         self, events: list[dict[str, Any]], image_now: bytes | None

@@ -1,7 +1,9 @@
 """`Authorization: Capture <token>`: how the browser extension authenticates.
 
 The token belongs to one workspace, not to a person, so the caller is an
-IngestCaller that may only write captured sessions of that workspace.
+IngestCaller that may open captured sessions in that workspace and write
+(events, screenshots, close) to the sessions it opened itself; it reads
+none (capture/api/views.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ class IngestCaller:
         self.token = token
         self.workspace_id = token.workspace_id
         # Read by `caller_roles`: it may write in its workspace. Only the capture
-        # views accept this authentication, so it writes captured sessions only.
+        # views accept this authentication, and they let it write only to the
+        # sessions it opened and read none.
         self.workspace_roles = {token.workspace_id: Membership.Role.OPERATOR}
 
     def __str__(self) -> str:

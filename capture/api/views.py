@@ -2,7 +2,10 @@
 
 Integrators use the farm's token auth; the browser extension sends
 `Authorization: Capture <ingest token>`. Every lookup is scoped to the
-caller's workspaces, so another workspace's session is a 404.
+caller's workspaces, so another workspace's session is a 404. An ingest
+token reads nothing (its list is empty, a detail a 404) and writes only to
+the sessions it opened itself: any other session, a publish run's or another
+token's, is a 404 to it, as if it did not exist.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -34,6 +37,8 @@ from capture.models import CapturedSession
 from capture.selectors import captured_session_get, captured_session_list
 from capture.services import (
     MAX_EVENTS_PER_BATCH,
+    screenshot_max_bytes,
+    screenshot_size_check,
     session_close,
     session_events_append,
     session_open,
@@ -49,6 +54,21 @@ from core.api import (
 from core.tenancy import WRITE_ROLES
 
 NOT_FOUND = "No such captured session in your workspaces."
+# Room in a screenshot's multipart body for the boundaries, headers and `sequence`.
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+class ScreenshotTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def _conflict() -> OpenApiResponse:
@@ -75,13 +95,21 @@ class CapturedSessionViewSet(
     def get_queryset(self) -> QuerySet[CapturedSession]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
             return CapturedSession.objects.none()
+        if isinstance(self.request.user, IngestCaller):  # writes only; reads nothing
+            return CapturedSession.objects.none()
         return captured_session_list(workspace_ids=caller_workspace_ids(self.request)).order_by(
             "-started_at"
         )
 
     def _session_for_write(self, pk: str | None) -> CapturedSession:
         roles = caller_roles(self.request)
-        session = captured_session_get(session_id=pk, workspace_ids=sorted(roles))
+        user = self.request.user
+        session = captured_session_get(
+            session_id=pk,
+            workspace_ids=sorted(roles),
+            # An ingest token writes only to the sessions it opened.
+            opened_by=user.token if isinstance(user, IngestCaller) else None,
+        )
         if session is None:
             raise NotFound(NOT_FOUND)
         if roles[session.workspace_id] not in WRITE_ROLES:
@@ -151,16 +179,38 @@ class CapturedSessionViewSet(
 
     @extend_schema(
         summary="Upload a screenshot",
-        description="Multipart `image` (PNG or JPEG, stored as WebP) and optional `sequence`.",
+        description=(
+            "Multipart `image` (PNG or JPEG, stored as WebP) and optional `sequence`. "
+            "A body declared larger than the image limit allows is a 413 before it is read; "
+            "an image over the limit is a 400, before it is read."
+        ),
         request={"multipart/form-data": ScreenshotInputSerializer},
-        responses={201: ScreenshotOutputSerializer, 409: _conflict()},
+        responses={
+            201: ScreenshotOutputSerializer,
+            409: _conflict(),
+            413: OpenApiResponse(description="The body is larger than an image may be."),
+        },
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
     def screenshots(self, request: Request, pk: str | None = None) -> Response:
         session = self._session_for_write(pk)
+        limit = screenshot_max_bytes()
+        # The declared length first: a body too large is refused before it is read.
+        declared = _declared_length(request)
+        if declared > limit + MULTIPART_ALLOWANCE:
+            raise ScreenshotTooLarge(
+                {
+                    "image": [
+                        f"The request is {declared} bytes; an image may be at most {limit} "
+                        "bytes. Nothing was read."
+                    ]
+                }
+            )
         serializer = ScreenshotInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["image"]
+        # Then the file's own size, before it is read into memory.
+        screenshot_size_check(size=upload.size or 0)
         shot = session_screenshot_add(
             session=session,
             image_bytes=upload.read(),

@@ -14,8 +14,19 @@ from capture.services.archives import (
     session_payload,
     sessions_archive_expired,
 )
-from capture.services.ingest import MAX_EVENTS_PER_BATCH, AppendResult, session_events_append
-from capture.services.screenshots import screenshot_to_webp, session_screenshot_add
+from capture.services.ingest import (
+    MAX_EVENTS_PER_BATCH,
+    AppendResult,
+    SessionFull,
+    max_events_per_session,
+    session_events_append,
+)
+from capture.services.screenshots import (
+    screenshot_max_bytes,
+    screenshot_size_check,
+    screenshot_to_webp,
+    session_screenshot_add,
+)
 from capture.services.sessions import (
     SessionNotRecording,
     capture_settings_get,
@@ -34,6 +45,7 @@ __all__ = [
     "MAX_EVENTS_PER_BATCH",
     "TOKEN_PREFIX",
     "AppendResult",
+    "SessionFull",
     "SessionNotRecording",
     "capture_settings_get",
     "ingest_token_create",
@@ -41,6 +53,9 @@ __all__ = [
     "ingest_token_revoke",
     "ingest_token_touch",
     "interaction_payload",
+    "max_events_per_session",
+    "screenshot_max_bytes",
+    "screenshot_size_check",
     "screenshot_to_webp",
     "session_archive",
     "session_close",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import tempfile
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
-from django.core.files.base import ContentFile
+from django.conf import settings
+from django.core.files.base import File
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,10 +24,6 @@ from capture.models import (
     Interaction,
     Screenshot,
 )
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def session_payload(session: CapturedSession) -> dict[str, Any]:
@@ -80,6 +79,9 @@ def session_archive(*, session: CapturedSession) -> CapturedSession:
 
     The ZIP holds session.json, interactions.jsonl, screenshots/*.webp and a
     manifest.json listing each file's SHA-256. Archiving twice does nothing.
+    It is written as a stream, in memory that does not grow with the session:
+    interactions are read in chunks and each entry goes straight into a
+    temporary file (where Django spools uploads), which storage then copies.
     """
     with transaction.atomic():
         locked = (
@@ -90,58 +92,60 @@ def session_archive(*, session: CapturedSession) -> CapturedSession:
         if locked.state == CapturedSession.State.ARCHIVED:
             return locked
         previous_state = locked.state
-        buffer = io.BytesIO()
         manifest: dict[str, dict[str, Any]] = {}
         shots = list(Screenshot.objects.filter(session=locked).order_by("sequence", "id"))
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            payload = session_payload(locked)
-            payload["state_before_archive"] = previous_state
-            payload["screenshots"] = []
-            shot_names: dict[int, str] = {}
-            for shot in shots:
-                label = shot.sequence if shot.sequence is not None else "none"
-                name = f"screenshots/{label}-{shot.pk}.webp"
-                shot_names[shot.pk] = name
-                payload["screenshots"].append(
-                    {
-                        "id": shot.pk,
-                        "file": name,
-                        "sequence": shot.sequence,
-                        "width": shot.width,
-                        "height": shot.height,
-                        "sha256": shot.sha256,
-                        "taken_at": shot.taken_at.isoformat(),
-                    }
+        with tempfile.TemporaryFile(
+            prefix="capture-archive-", dir=settings.FILE_UPLOAD_TEMP_DIR
+        ) as spool:
+            with zipfile.ZipFile(spool, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                payload = session_payload(locked)
+                payload["state_before_archive"] = previous_state
+                payload["screenshots"] = []
+                shot_names: dict[int, str] = {}
+                for shot in shots:
+                    label = shot.sequence if shot.sequence is not None else "none"
+                    name = f"screenshots/{label}-{shot.pk}.webp"
+                    shot_names[shot.pk] = name
+                    payload["screenshots"].append(
+                        {
+                            "id": shot.pk,
+                            "file": name,
+                            "sequence": shot.sequence,
+                            "width": shot.width,
+                            "height": shot.height,
+                            "sha256": shot.sha256,
+                            "taken_at": shot.taken_at.isoformat(),
+                        }
+                    )
+                with _entry(archive, "session.json", manifest) as out:
+                    out.write(json.dumps(payload, indent=2, ensure_ascii=False).encode())
+                with _entry(archive, "interactions.jsonl", manifest) as out:
+                    for row in (
+                        Interaction.objects.filter(session=locked)
+                        .order_by("sequence")
+                        .iterator(chunk_size=_CHUNK)
+                    ):
+                        item = interaction_payload(row)
+                        item["screenshot"] = (
+                            shot_names.get(row.screenshot_id) if row.screenshot_id else None
+                        )
+                        line = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+                        out.write(line.encode() + b"\n")
+                for shot in shots:
+                    with (
+                        shot.image.open("rb") as fh,
+                        _entry(archive, shot_names[shot.pk], manifest) as out,
+                    ):
+                        for chunk in fh.chunks(_COPY_BYTES):
+                            out.write(chunk)
+                archive.writestr(
+                    "manifest.json",
+                    json.dumps(
+                        {"session": str(locked.pk), "files": manifest}, indent=2, sort_keys=True
+                    ),
                 )
-            lines = io.StringIO()
-            for row in (
-                Interaction.objects.filter(session=locked)
-                .order_by("sequence")
-                .iterator(chunk_size=2000)
-            ):
-                item = interaction_payload(row)
-                item["screenshot"] = (
-                    shot_names.get(row.screenshot_id) if row.screenshot_id else None
-                )
-                lines.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
-                lines.write("\n")
-            files: list[tuple[str, bytes]] = [
-                ("session.json", json.dumps(payload, indent=2, ensure_ascii=False).encode()),
-                ("interactions.jsonl", lines.getvalue().encode()),
-            ]
-            for shot in shots:
-                with shot.image.open("rb") as fh:
-                    files.append((shot_names[shot.pk], fh.read()))
-            for name, data in files:
-                archive.writestr(name, data)
-                manifest[name] = {"sha256": _sha256(data), "size": len(data)}
-            archive.writestr(
-                "manifest.json",
-                json.dumps(
-                    {"session": str(locked.pk), "files": manifest}, indent=2, sort_keys=True
-                ),
-            )
-        locked.archive.save(f"{locked.pk}.zip", ContentFile(buffer.getvalue()), save=False)
+            spool.seek(0)
+            locked.archive.save(f"{locked.pk}.zip", File(spool), save=False)
         image_names = [shot.image.name for shot in shots]
         Interaction.objects.filter(session=locked).delete()
         Screenshot.objects.filter(session=locked).delete()
@@ -151,6 +155,36 @@ def session_archive(*, session: CapturedSession) -> CapturedSession:
         # Files go only once the rows are gone for good.
         transaction.on_commit(lambda: _delete_files(image_names))
     return locked
+
+
+# Interactions read per query, and bytes copied per read of a screenshot.
+_CHUNK = 200
+_COPY_BYTES = 1024 * 1024
+
+
+class _HashingWriter:
+    """Writes into a ZIP entry, counting the bytes and their SHA-256 on the way."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.out.write(data)
+        self.sha256.update(data)
+        self.size += len(data)
+
+
+@contextmanager
+def _entry(
+    archive: zipfile.ZipFile, name: str, manifest: dict[str, dict[str, Any]]
+) -> Iterator[_HashingWriter]:
+    # Zip64 from the start: the entry's size is not known until it is written.
+    with archive.open(name, "w", force_zip64=True) as out:
+        writer = _HashingWriter(out)
+        yield writer
+    manifest[name] = {"sha256": writer.sha256.hexdigest(), "size": writer.size}
 
 
 def _delete_files(names: list[str | None]) -> None:

@@ -3,7 +3,9 @@
 Appending is set-based: one batch of up to 1,000 events costs a handful of
 queries whatever its size (lock the session, find which sequences exist,
 one bulk INSERT, one UPDATE), and the unique (session, sequence) constraint
-makes a resent batch add nothing."""
+makes a resent batch add nothing. Events are checked (capture.events, with
+its caps) and masked before the session is locked, so the lock, on SQLite
+the whole database, is held only for the writes."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 
-from capture.events import event_errors
+from capture.events import event_errors, event_known_fields
 from capture.masking import mask_event
 from capture.models import (
     INTERACTION_RECORDED_FIELDS,
@@ -23,9 +26,24 @@ from capture.models import (
     Screenshot,
 )
 from capture.services.sessions import SessionNotRecording
-from core.errors import ServiceError
+from core.errors import ServiceError, StateConflict
 
 MAX_EVENTS_PER_BATCH = 1000
+
+
+def max_events_per_session() -> int:
+    return int(getattr(settings, "CAPTURE_MAX_EVENTS_PER_SESSION", 20_000))
+
+
+class SessionFull(StateConflict):
+    """A session keeps at most CAPTURE_MAX_EVENTS_PER_SESSION events; the rest go to a new one."""
+
+    def __init__(self, session: CapturedSession, adding: int, limit: int) -> None:
+        super().__init__(
+            f"The session holds {session.events_count} events and may hold at most {limit}; "
+            f"this batch would add {adding} more. Close it and open a new session for the rest."
+        )
+        self.session = session
 
 
 @dataclass
@@ -116,6 +134,8 @@ def session_events_append(*, session: CapturedSession, events: list[dict]) -> Ap
 
     Idempotent by (session, sequence): a sequence already stored, or seen
     earlier in the same batch, counts as a duplicate and is not written again.
+    A batch whose new events would take the session past
+    CAPTURE_MAX_EVENTS_PER_SESSION is refused whole (SessionFull, a 409).
     """
     if len(events) > MAX_EVENTS_PER_BATCH:
         raise ServiceError(
@@ -139,21 +159,27 @@ def session_events_append(*, session: CapturedSession, events: list[dict]) -> Ap
             result.duplicates += 1
         else:
             good[event["sequence"]] = event
+    # Masked before the lock: the time it takes, linear in the text as it is,
+    # is not spent while every other writer waits.
+    masked = {sequence: mask_event(event_known_fields(e)) for sequence, e in good.items()}
+    limit = max_events_per_session()
     with transaction.atomic():
         # The row lock makes appends to one session take turns, so the
         # existing-sequence check below is exact and the counters add up.
         locked = CapturedSession.objects.select_for_update().get(pk=session.pk)
         if locked.state != CapturedSession.State.RECORDING:
             raise SessionNotRecording(locked)
-        if not good:
+        if not masked:
             return result
-        existing = good.keys() & set(
-            Interaction.objects.filter(session_id=locked.pk, **_sequences_lookup(good)).values_list(
-                "sequence", flat=True
-            )
+        existing = masked.keys() & set(
+            Interaction.objects.filter(
+                session_id=locked.pk, **_sequences_lookup(masked)
+            ).values_list("sequence", flat=True)
         )
         result.duplicates += len(existing)
-        new = [mask_event(e) for seq, e in good.items() if seq not in existing]
+        new = [e for seq, e in masked.items() if seq not in existing]
+        if new and locked.events_count + len(new) > limit:
+            raise SessionFull(locked, len(new), limit)
         if new:
             shots = dict(
                 Screenshot.objects.filter(

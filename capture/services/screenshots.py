@@ -22,11 +22,15 @@ from core.errors import ServiceError
 ALLOWED_IMAGE_FORMATS = {"PNG", "JPEG"}
 
 
-def _screenshot_limits() -> tuple[int, int]:
-    return (
-        getattr(settings, "CAPTURE_MAX_SCREENSHOT_BYTES", 20 * 1024 * 1024),
-        getattr(settings, "CAPTURE_MAX_SCREENSHOT_PIXELS", 40_000_000),
-    )
+def screenshot_max_bytes() -> int:
+    return int(getattr(settings, "CAPTURE_MAX_SCREENSHOT_BYTES", 20 * 1024 * 1024))
+
+
+def screenshot_size_check(*, size: int) -> None:
+    """Refuse an image by its size alone, so that one too large need not be read."""
+    limit = screenshot_max_bytes()
+    if size > limit:
+        raise ServiceError(f"The image is {size} bytes; the limit is {limit}.", field="image")
 
 
 def screenshot_to_webp(image_bytes: bytes, *, webp_ok: bool = False) -> tuple[bytes, int, int]:
@@ -35,13 +39,10 @@ def screenshot_to_webp(image_bytes: bytes, *, webp_ok: bool = False) -> tuple[by
     `webp_ok` is for the farm's own recorder, whose browser already encodes
     its screenshots as WebP: they are checked and stored as they are.
     """
-    max_bytes, max_pixels = _screenshot_limits()
+    max_pixels = getattr(settings, "CAPTURE_MAX_SCREENSHOT_PIXELS", 40_000_000)
     if not image_bytes:
         raise ServiceError("The image is empty.", field="image")
-    if len(image_bytes) > max_bytes:
-        raise ServiceError(
-            f"The image is {len(image_bytes)} bytes; the limit is {max_bytes}.", field="image"
-        )
+    screenshot_size_check(size=len(image_bytes))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

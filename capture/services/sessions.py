@@ -18,7 +18,7 @@ from capture.models import (
     Interaction,
     Screenshot,
 )
-from capture.quality import session_scores
+from capture.quality import Scores, session_scores
 from core.errors import ServiceError, StateConflict
 
 
@@ -100,28 +100,28 @@ _FINAL = (
 def session_close(*, session: CapturedSession, ended_at: datetime | None = None) -> CapturedSession:
     """Score the session, then accept it or reject it against the workspace's minimum.
 
-    Closing a session already decided returns it as it is, so a resent close is harmless.
+    Three steps, so that no lock is held while the events are read and scored
+    (time linear in the session, up to CAPTURE_MAX_EVENTS_PER_SESSION events):
+    the session moves from recording to closed (no more events or screenshots
+    are taken), is scored without a lock, then takes its scores and verdict if
+    it is still closed. A session left closed (its closer died) is scored by
+    the next close. Closing a session already decided returns it as it is, so
+    a resent close is harmless.
     """
     with transaction.atomic():
         locked = CapturedSession.objects.select_for_update().get(pk=session.pk)
         if locked.state in _FINAL:
             return locked
-        interactions = list(
-            Interaction.objects.filter(session=locked)
-            .order_by("sequence")
-            .values(*INTERACTION_RECORDED_FIELDS, "screenshot_id")
-        )
-        # The filter leaves out screenshots without a sequence.
-        shot_sequences = cast(
-            set[int],
-            set(
-                Screenshot.objects.filter(session=locked, sequence__isnull=False).values_list(
-                    "sequence", flat=True
-                )
-            ),
-        )
-        scores = session_scores(interactions=interactions, screenshot_sequences=shot_sequences)
-        minimum = capture_settings_get(workspace=locked.workspace).min_quality
+        if locked.state == CapturedSession.State.RECORDING:
+            locked.state = CapturedSession.State.CLOSED
+            locked.ended_at = ended_at or locked.ended_at or timezone.now()
+            locked.save(update_fields=["state", "ended_at"])
+    scores = _session_score(locked)
+    minimum = capture_settings_get(workspace=locked.workspace).min_quality
+    with transaction.atomic():
+        locked = CapturedSession.objects.select_for_update().get(pk=session.pk)
+        if locked.state != CapturedSession.State.CLOSED:
+            return locked  # decided meanwhile by another close
         locked.completeness = scores.completeness
         locked.selector_reliability = scores.selector_reliability
         locked.training_value = scores.training_value
@@ -136,3 +136,23 @@ def session_close(*, session: CapturedSession, ended_at: datetime | None = None)
             locked.rejection_reason = ""
         locked.save()
     return locked
+
+
+def _session_score(session: CapturedSession) -> Scores:
+    # Read in chunks: scoring keeps only a few numbers of each event.
+    interactions = (
+        Interaction.objects.filter(session=session)
+        .order_by("sequence")
+        .values(*INTERACTION_RECORDED_FIELDS, "screenshot_id")
+        .iterator(chunk_size=1000)
+    )
+    # The filter leaves out screenshots without a sequence.
+    shot_sequences = cast(
+        set[int],
+        set(
+            Screenshot.objects.filter(session=session, sequence__isnull=False).values_list(
+                "sequence", flat=True
+            )
+        ),
+    )
+    return session_scores(interactions=interactions, screenshot_sequences=shot_sequences)

@@ -10,15 +10,21 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from capture.masking import mask_event
 from capture.models import CapturedSession, Interaction
 from capture.services import (
+    SessionFull,
     SessionNotRecording,
     session_close,
     session_events_append,
     session_open,
 )
 from core.errors import ServiceError
+from tests.conftest import broker_queue_purge
 from tests.factories import make_event, target_of
+from uploads.dispatcher import posts_dispatch
+from uploads.models import PostStatus
+from uploads.services import post_create
 
 
 def test_session_open_masks_task_and_url(workspace) -> None:
@@ -214,3 +220,158 @@ def test_a_bbox_must_hold_numbers(make_session: Callable) -> None:
     result = session_events_append(session=make_session(), events=[event])
     assert result.added == 0
     assert result.errors[0]["errors"] == {"target": ["bbox: must be an object of numbers."]}
+
+
+def _with(event: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """The event with one field, named by a dotted path (`target.nearby.0.text`), set."""
+    keys = path.split(".")
+    holder: Any = event
+    for key in keys[:-1]:
+        holder = holder[int(key)] if isinstance(holder, list) else holder[key]
+    holder[keys[-1]] = value
+    return event
+
+
+LONG = "a" * 20_000 + "@!"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        ("url", "http://x.test/?" + LONG, "url", "At most 8192 characters"),
+        ("title", LONG, "title", "At most 1000 characters"),
+        ("value", LONG, "value", "At most 10000 characters"),
+        ("target.text", LONG, "target", "text: at most 1000 characters"),
+        ("target.name", LONG, "target", "name: at most 1000 characters"),
+        ("target.tag", "x" * 101, "target", "tag: at most 100 characters"),
+        ("target.dom_snippet", LONG, "target", "dom_snippet: at most 8192 characters"),
+        ("target.attributes", {"title": LONG}, "target", "attributes.title: at most 2000"),
+        ("target.attributes", {f"a{i}": "" for i in range(51)}, "target", "attributes: at most"),
+        ("target.attributes", {"data-x": {"nested": [1]}}, "target", "attributes.data-x: must be"),
+        (
+            "target.selectors",
+            [{"kind": "css", "value": LONG, "score": 0.4, "unique": True}],
+            "target",
+            "selectors[0].value: at most 2000 characters",
+        ),
+        (
+            "target.selectors",
+            [{"kind": "css", "value": "a"}] * 21,
+            "target",
+            "selectors: at most 20",
+        ),
+        ("target.nearby", [{"tag": "a"}] * 11, "target", "nearby: at most 10"),
+        ("target.nearby.0.text", LONG, "target", "nearby[0].text: at most 1000 characters"),
+        (
+            "target.nearby.0.nearby",
+            [{"tag": "a"}],
+            "target",
+            "nearby[0].nearby: a nearby element has no nearby elements",
+        ),
+        ("masked_kinds", ["input"] * 21, "masked_kinds", "At most 20 kinds"),
+        ("scroll", {"x": 0, "y": 1e300}, "scroll", "within"),
+        ("kind", ["click"], "kind", "is not one of"),
+    ],
+)
+def test_every_string_and_list_of_an_event_is_capped(
+    make_session: Callable, path: str, value: Any, field: str, message: str
+) -> None:
+    session = make_session()
+    bad = _with(make_event(2), path, value)
+    result = session_events_append(session=session, events=[make_event(1), bad, make_event(3)])
+    assert result.added == 2
+    assert [(e["index"], e["sequence"]) for e in result.errors] == [(1, 2)]
+    errors = result.errors[0]["errors"]
+    assert list(errors) == [field], errors
+    assert message in errors[field][0], errors
+    assert list(session.interactions.values_list("sequence", flat=True)) == [1, 3]
+
+
+def test_an_event_over_its_total_text_is_refused(make_session: Callable) -> None:
+    event = make_event(1, value="v" * 9000, url="http://x.test/" + "u" * 8000)
+    event["target"]["attributes"] = {f"a{i}": "x" * 1999 for i in range(30)}
+    result = session_events_append(session=make_session(), events=[event])
+    assert result.added == 0
+    assert "characters of text in all" in result.errors[0]["errors"]["non_field_errors"][0]
+
+
+def test_what_a_target_holds_beyond_its_fields_is_left_out(make_session: Callable) -> None:
+    session = make_session()
+    event = make_event(1)
+    event["target"]["outerHTML"] = "<div>" * 10_000
+    event["target"]["selectors"][0]["extra"] = "x" * 10_000
+    event["target"]["nearby"][0]["private"] = {"deep": ["x"] * 1000}
+    session_events_append(session=session, events=[event])
+    target = target_of(Interaction.objects.get(session=session))
+    assert "outerHTML" not in target
+    assert "extra" not in target["selectors"][0]
+    assert "private" not in target["nearby"][0]
+    assert target["selectors"][0]["value"] == '[data-testid="step-1"]'
+
+
+def test_a_session_keeps_at_most_the_configured_number_of_events(
+    make_session: Callable, settings
+) -> None:
+    settings.CAPTURE_MAX_EVENTS_PER_SESSION = 10
+    session = make_session()
+    assert session_events_append(session=session, events=[make_event(i) for i in range(8)]).added
+    with pytest.raises(SessionFull, match="may hold at most 10; this batch would add 3 more"):
+        session_events_append(session=session, events=[make_event(i) for i in range(6, 11)])
+    # Nothing of a refused batch is kept; resent events still count as duplicates.
+    assert session.interactions.count() == 8
+    again = session_events_append(session=session, events=[make_event(i) for i in range(8)])
+    assert (again.added, again.duplicates) == (0, 8)
+    assert session_events_append(session=session, events=[make_event(8), make_event(9)]).added == 2
+    session.refresh_from_db()
+    assert session.events_count == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dispatcher_keeps_working_while_a_batch_is_masked(
+    make_session: Callable, workspace, account, monkeypatch
+) -> None:
+    # Masking runs before the session is locked (on SQLite, the whole database),
+    # so however long it takes, the dispatcher and every other writer go on.
+    broker_queue_purge()
+    post = post_create(workspace=workspace, account=account, title="Due now")
+    session = make_session()
+    masking, release = threading.Event(), threading.Event()
+
+    def slow_mask_event(event: dict[str, Any]) -> dict[str, Any]:
+        masking.set()
+        release.wait(timeout=60)
+        return mask_event(event)
+
+    monkeypatch.setattr("capture.services.ingest.mask_event", slow_mask_event)
+    outcome: dict[str, Any] = {}
+
+    def run(name: str, work: Callable[[], Any]) -> None:
+        try:
+            outcome[name] = work()
+        except BaseException as exc:
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    append = threading.Thread(
+        target=run,
+        args=("append", lambda: session_events_append(session=session, events=[make_event(1)])),
+    )
+    append.start()
+    dispatch = threading.Thread(target=run, args=("dispatch", posts_dispatch))
+    try:
+        assert masking.wait(timeout=30)
+        dispatch.start()
+        dispatch.join(timeout=15)
+        dispatched_while_masking = not dispatch.is_alive() and "append" not in outcome
+    finally:
+        release.set()
+        append.join()
+        if dispatch.ident is not None:
+            dispatch.join()
+    assert dispatched_while_masking, outcome
+    assert outcome["dispatch"] == 1
+    assert outcome["append"].added == 1
+    post.refresh_from_db()
+    assert post.status == PostStatus.QUEUED
+    broker_queue_purge()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
+from capture import masking
 from capture.masking import luhn_valid, mask_event, mask_text, mask_url
 
 # (text, placeholder, kind)
@@ -138,3 +140,56 @@ def test_mask_event_covers_every_field_and_records_kinds() -> None:
     ]
     assert masked["target"]["bbox"] == event["target"]["bbox"]
     assert masked["masked"] is True
+
+
+# Texts that made the old patterns backtrack for a time quadratic in their length
+# (an e-mail's unbounded local part, `%40` anchors, an IPv6 label, digit groups).
+WORST_CASE_SHAPES = {
+    "local part without a domain": lambda n: "a" * n + "@!",
+    "dotted run after an anchor": lambda n: "a@" + "b." * (n // 2) + "!",
+    "percent-encoded anchors": lambda n: "%40" * (n // 3),
+    "anchors and digits": lambda n: "%401-" * (n // 5),
+    "an IPv6 label that never ends": lambda n: "-a" * (n // 2) + "::x",
+    "digit runs too long for a phone": lambda n: ("1" * 35 + " ") * (n // 36),
+    "short digit groups": lambda n: "+1 " * (n // 3),
+}
+
+
+def test_masking_takes_time_linear_in_the_text() -> None:
+    # 50,000 characters of each shape took from 10 s to minutes each; now about
+    # 0.25 s for all of them together. The budget leaves room for a loaded machine.
+    started = time.perf_counter()
+    for i, shape in enumerate(WORST_CASE_SHAPES.values()):
+        text = f"{i} " + shape(50_000)
+        mask_text(text)
+        mask_url(text)
+    assert time.perf_counter() - started < 2.5
+
+
+def test_long_addresses_are_still_masked() -> None:
+    # Bounded patterns still find an address at the end of a long run of text.
+    masked, kinds = mask_text("x" * 5000 + " jane@example.com " + "y" * 5000)
+    assert "[EMAIL]" in masked and "jane" not in masked and kinds == {"email"}
+    masked, _ = mask_text("a" * 100 + "@example.com")
+    assert masked.endswith("[EMAIL]") and "example" not in masked
+    assert mask_text("-a" * 2000 + " ip:2001:db8::1")[0].endswith(" ip:[IP]")
+    # A label of up to 64 characters in front of an address is read as a label.
+    assert mask_text("x-forwarded-for-" + "x" * 40 + ":2001:db8::1")[0].endswith(":[IP]")
+
+
+def test_only_bounded_strings_are_cached() -> None:
+    caches = (
+        masking._mask_text_cached,
+        masking._mask_long_text_cached,
+        masking._mask_url_cached,
+        masking._mask_long_url_cached,
+    )
+    for cache in caches:
+        cache.cache_clear()
+    mask_text("huge " + "x" * 100_000)
+    mask_url("http://x.test/?q=" + "y" * 100_000)
+    assert [cache.cache_info().currsize for cache in caches] == [0, 0, 0, 0]
+    mask_text("short " + "x" * 100)
+    mask_text("snippet " + "x" * 5000)
+    assert [cache.cache_info().currsize for cache in caches] == [1, 1, 0, 0]
+    assert all(cache.cache_info().maxsize for cache in caches)

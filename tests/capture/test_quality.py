@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+from django.db import connection
+
 from capture.models import CapturedSession
-from capture.quality import session_scores
+from capture.quality import Scores, session_scores
 from capture.services import (
+    SessionNotRecording,
     capture_settings_get,
     session_close,
     session_events_append,
     session_screenshot_add,
 )
+from tests.conftest import broker_queue_purge
 from tests.factories import make_event, png_bytes
+from uploads.dispatcher import posts_dispatch
+from uploads.models import PostStatus
+from uploads.services import post_create
 
 
 def _scores(events: list[dict[str, Any]], shots: set[int] | None = None):
@@ -135,3 +145,87 @@ def test_close_accepts_a_good_session(make_session: Callable) -> None:
     assert closed.state == CapturedSession.State.ACCEPTED
     assert closed.quality == 1.0
     assert closed.rejection_reason == ""
+
+
+def _clicks_on_one_target(n: int) -> list[dict[str, Any]]:
+    base = make_event(0, timestamp_ms=1_000_000, dom_changed=False)
+    # Only selectors that are not unique: the target is named by the last resort.
+    base["target"]["selectors"] = [
+        {"kind": "css", "value": f"div > a:nth-of-type({k})", "score": 0.2, "unique": False}
+        for k in range(20)
+    ]
+    return [{**base, "sequence": i} for i in range(n)]
+
+
+def test_scoring_takes_n_log_n_time() -> None:
+    # Clicks at one instant on one target: each click scanned every later one,
+    # so 2,000 took about 2 s (10 s on a loaded machine) and 20,000 minutes.
+    # Now 20,000, the most a session holds by default, take about 0.15 s.
+    events = _clicks_on_one_target(20_000)
+    started = time.perf_counter()
+    scores = _scores(events, shots=set())
+    assert time.perf_counter() - started < 1.5
+    assert scores.details["rage_clicks"] == 20_000
+
+
+def test_a_burst_counts_every_click_its_window_reaches() -> None:
+    # Sequence order decides which clicks come after; a click stamped earlier
+    # than the one before it (clocks, merged documents) still counts.
+    base = make_event(0, dom_changed=True)
+    stamps = [0, 5000, 5400, 4900, 5800, 9000, 9100]
+    clicks = [{**base, "sequence": i, "timestamp_ms": 1_000_000 + t} for i, t in enumerate(stamps)]
+    scores = _scores(clicks)
+    # 5000, 5400, 4900, 5800 make a burst; 9000 and 9100 are only two.
+    assert scores.details["rage_clicks"] == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_lock_is_held_while_a_session_is_scored(
+    make_session: Callable, workspace, account, monkeypatch
+) -> None:
+    # The session is closed (no more events), scored without a lock, then
+    # decided; the dispatcher goes on meanwhile, on SQLite too.
+    broker_queue_purge()
+    post = post_create(workspace=workspace, account=account, title="Due now")
+    session = make_session()
+    session_events_append(session=session, events=[make_event(i) for i in range(3)])
+    scoring, release = threading.Event(), threading.Event()
+
+    def slow_scores(**kwargs: Any) -> Scores:
+        scoring.set()
+        release.wait(timeout=60)
+        return session_scores(**kwargs)
+
+    monkeypatch.setattr("capture.services.sessions.session_scores", slow_scores)
+    outcome: dict[str, Any] = {}
+
+    def run(name: str, work: Callable[[], Any]) -> None:
+        try:
+            outcome[name] = work()
+        except BaseException as exc:
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    close = threading.Thread(target=run, args=("close", lambda: session_close(session=session)))
+    close.start()
+    dispatch = threading.Thread(target=run, args=("dispatch", posts_dispatch))
+    try:
+        assert scoring.wait(timeout=30)
+        # While it is scored the session takes no more events.
+        with pytest.raises(SessionNotRecording):
+            session_events_append(session=session, events=[make_event(9)])
+        dispatch.start()
+        dispatch.join(timeout=15)
+        dispatched_while_scoring = not dispatch.is_alive() and "close" not in outcome
+    finally:
+        release.set()
+        close.join()
+        if dispatch.ident is not None:
+            dispatch.join()
+    assert dispatched_while_scoring, outcome
+    assert outcome["dispatch"] == 1
+    assert outcome["close"].state == CapturedSession.State.ACCEPTED
+    post.refresh_from_db()
+    assert post.status == PostStatus.QUEUED
+    broker_queue_purge()

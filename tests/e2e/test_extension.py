@@ -388,6 +388,7 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
     workspace: Workspace,
     sandbox_account: Callable[..., tuple],
     extension_browser: tuple[WebDriver, str],
+    api_client_for: Callable[..., APIClient],
 ) -> None:
     driver, extension_id = extension_browser
     _, remote = sandbox_account(workspace, "demo")
@@ -439,12 +440,14 @@ def test_the_extension_records_a_person_publishing_and_sends_it_to_the_ingest_ap
     assert session.start_url.startswith(f"{site}/sandbox/")
     assert session.viewport_width and session.user_agent
 
-    # What the ingest API hands back is what the page recorded.
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Capture {plain}")
-    answer = client.get(f"/api/v1/capture/sessions/{session.pk}/")
+    # What the API hands back, to a member, is what the page recorded; the
+    # extension's token reads no session, its own included.
+    answer = api_client_for(workspace).get(f"/api/v1/capture/sessions/{session.pk}/")
     assert answer.status_code == 200, answer.content
     assert answer.json()["events_count"] == session.events_count > 0
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Capture {plain}")
+    assert client.get(f"/api/v1/capture/sessions/{session.pk}/").status_code == 404
 
     events = _events(session)
     kinds = [e.kind for e in events]
