@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -18,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission, User
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
@@ -450,3 +452,20 @@ def target_of(event: Any) -> dict[str, Any]:
     """The element an event acted on, which the test expects it to have."""
     assert event.target is not None, event.kind
     return event.target
+
+
+def thread_for(outcome: dict[str, Any], name: str, work: Callable[[], Any]) -> threading.Thread:
+    """A thread (not started) that runs `work` on a connection of its own.
+
+    Its result, or the exception it raised, lands in `outcome[name]`.
+    """
+
+    def run() -> None:
+        try:
+            outcome[name] = work()
+        except BaseException as exc:
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    return threading.Thread(target=run)

@@ -21,7 +21,7 @@ from capture.services import (
 )
 from core.errors import ServiceError
 from tests.conftest import broker_queue_purge
-from tests.factories import make_event, target_of
+from tests.factories import make_event, target_of, thread_for
 from uploads.dispatcher import posts_dispatch
 from uploads.models import PostStatus
 from uploads.services import post_create
@@ -345,20 +345,11 @@ def test_the_dispatcher_keeps_working_while_a_batch_is_masked(
     monkeypatch.setattr("capture.services.ingest.mask_event", slow_mask_event)
     outcome: dict[str, Any] = {}
 
-    def run(name: str, work: Callable[[], Any]) -> None:
-        try:
-            outcome[name] = work()
-        except BaseException as exc:
-            outcome[name] = exc
-        finally:
-            connection.close()
-
-    append = threading.Thread(
-        target=run,
-        args=("append", lambda: session_events_append(session=session, events=[make_event(1)])),
+    append = thread_for(
+        outcome, "append", lambda: session_events_append(session=session, events=[make_event(1)])
     )
     append.start()
-    dispatch = threading.Thread(target=run, args=("dispatch", posts_dispatch))
+    dispatch = thread_for(outcome, "dispatch", posts_dispatch)
     try:
         assert masking.wait(timeout=30)
         dispatch.start()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from capture.models import CapturedSession
 from capture.quality import Scores, session_scores
@@ -20,7 +19,7 @@ from capture.services import (
     session_screenshot_add,
 )
 from tests.conftest import broker_queue_purge
-from tests.factories import make_event, png_bytes
+from tests.factories import make_event, png_bytes, thread_for
 from uploads.dispatcher import posts_dispatch
 from uploads.models import PostStatus
 from uploads.services import post_create
@@ -199,17 +198,9 @@ def test_no_lock_is_held_while_a_session_is_scored(
     monkeypatch.setattr("capture.services.sessions.session_scores", slow_scores)
     outcome: dict[str, Any] = {}
 
-    def run(name: str, work: Callable[[], Any]) -> None:
-        try:
-            outcome[name] = work()
-        except BaseException as exc:
-            outcome[name] = exc
-        finally:
-            connection.close()
-
-    close = threading.Thread(target=run, args=("close", lambda: session_close(session=session)))
+    close = thread_for(outcome, "close", lambda: session_close(session=session))
     close.start()
-    dispatch = threading.Thread(target=run, args=("dispatch", posts_dispatch))
+    dispatch = thread_for(outcome, "dispatch", posts_dispatch)
     try:
         assert scoring.wait(timeout=30)
         # While it is scored the session takes no more events.
