@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,14 +25,45 @@ from accounts.services import (
     account_resume,
     account_set_credentials,
 )
-from core.admin import WorkspaceScopedAdmin, deferring_secrets, stored_flag
-from core.tenancy import all_workspace_ids_or, member_workspace_ids
+from core.admin import (
+    WorkspaceScopedAdmin,
+    WorkspaceScopedInline,
+    deferring_secrets,
+    is_superuser,
+    stored_flag,
+)
+from core.tenancy import OWNER_ROLES, all_workspace_ids_or, member_workspace_ids
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipForm(forms.ModelForm):
+    # A username typed in, never a list to pick from: that would show every
+    # tenant's people to each workspace's owners.
+    user = forms.ModelChoiceField(
+        queryset=get_user_model()._default_manager.all(),
+        to_field_name="username",
+        widget=forms.TextInput,
+        label="Username",
+        help_text="The person's login; a superuser creates logins.",
+        error_messages={"invalid_choice": "No one has this username."},
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["user"] = self.instance.user.get_username()
+
+
+class MembershipInline(WorkspaceScopedInline, admin.TabularInline):
+    """The workspace's members and their roles: its owners manage them."""
+
     model = Membership
+    form = MembershipForm
     extra = 0
-    autocomplete_fields = ["user"]
+    change_roles = OWNER_ROLES
 
 
 @admin.register(Workspace)
@@ -41,6 +73,8 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    # A workspace's name, time zone and members are its owners' to set.
+    change_roles = OWNER_ROLES
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
         return super().get_queryset(request).annotate(account_count=Count("accounts"))
@@ -62,8 +96,11 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
         return self.prepopulated_fields if request.user.is_superuser else {}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # A new tenant is the farm owner's decision; members could not see it anyway.
-        return request.user.is_superuser and super().has_add_permission(request)
+        # A new tenant, or one gone, is the farm owner's decision.
+        return is_superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Workspace | None = None) -> bool:
+        return is_superuser(request)
 
 
 class AttentionFilter(admin.SimpleListFilter):

@@ -56,13 +56,17 @@ class SandboxAccountAdmin(admin.ModelAdmin):
             obj.set_password(form.cleaned_data["new_password"])
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Log out every browser of the selected accounts")
+    @admin.action(
+        description="Log out every browser of the selected accounts", permissions=["change"]
+    )
     def log_out_everyone(self, request: HttpRequest, queryset: QuerySet[SandboxAccount]) -> None:
         for account in queryset:
             sandbox_account_log_out_everyone(account=account)
         self.message_user(request, f"Logged out {len(queryset)} account(s).", messages.SUCCESS)
 
-    @admin.action(description="Switch every fault off for the selected accounts")
+    @admin.action(
+        description="Switch every fault off for the selected accounts", permissions=["change"]
+    )
     def clear_faults(self, request: HttpRequest, queryset: QuerySet[SandboxAccount]) -> None:
         for account in queryset:
             sandbox_account_clear_faults(account=account)

@@ -15,7 +15,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin, deferring_secrets
+from core.admin import (
+    ReadOnlyAdminMixin,
+    WorkspaceScopedAdmin,
+    WorkspaceScopedInline,
+    deferring_secrets,
+)
 from uploads.circuits import circuit_close
 from uploads.models import (
     Campaign,
@@ -68,7 +73,9 @@ def _thumbnail(obj: PostAttempt) -> str:
     )
 
 
-class PostAttemptInline(AttemptColumns, ReadOnlyAdminMixin, admin.TabularInline):
+class PostAttemptInline(
+    AttemptColumns, ReadOnlyAdminMixin, WorkspaceScopedInline, admin.TabularInline
+):
     model = PostAttempt
     extra = 0
     fields = ATTEMPT_FIELDS
