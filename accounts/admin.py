@@ -29,9 +29,9 @@ from core.admin import (
     WorkspaceScopedAdmin,
     WorkspaceScopedInline,
     deferring_secrets,
-    is_superuser,
     stored_flag,
 )
+from core.console import is_superuser
 from core.tenancy import OWNER_ROLES, all_workspace_ids_or, member_workspace_ids
 
 

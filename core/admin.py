@@ -1,14 +1,14 @@
 """What every console page shares: workspace scoping and permissions by role, secrets kept
-unloaded, read-only records, actions applied one object at a time; pages for superusers
-only; and the page of farm-wide locks.
+unloaded, read-only records, actions applied one object at a time; and the page of
+farm-wide locks, for superusers only.
 
 Who may do what in the console is decided by the caller's membership roles, per
 workspace, never by Django's model permissions: viewers read, owners and operators
 change, owners alone manage a workspace's members and settings (see
 `core.tenancy`). Staff status is only the key to the console's door; a superuser may
 do everything. A page that is not scoped to workspaces this way is for superusers
-only (`FarmWideAdminMixin`); the console's site applies it to any model admin that
-does not scope itself (`monitoring.sites.FarmAdminSite.register`).
+only (`core.console.FarmWideAdminMixin`); the console's site applies it to any model
+admin that does not scope itself (`monitoring.sites.FarmAdminSite.register`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.text import Truncator
 
+from core.console import FarmWideAdminMixin
 from core.models import SchedulerLock
 from core.tenancy import READ_ROLES, WRITE_ROLES, workspace_roles
 
@@ -63,11 +64,6 @@ def stored_flag(field: str) -> ExpressionWrapper:
 
 
 # --- The caller and their roles -----------------------------------------------
-
-
-def is_superuser(request: HttpRequest) -> bool:
-    user = request.user
-    return bool(user.is_active and user.is_staff and user.is_superuser)
 
 
 def console_roles(request: HttpRequest) -> dict[int, str]:
@@ -379,44 +375,6 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
         return False
-
-
-class FarmWideAdminMixin:
-    """A page about the whole farm, not one workspace: for superusers only.
-
-    Not listed, and not reachable by its URLs, for anyone else: its lists and
-    forms are refused, and its rows do not exist for them.
-    """
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_superuser(request) and super().has_module_permission(request)  # type: ignore[misc]
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_superuser(request) and super().has_view_permission(request, obj)  # type: ignore[misc]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return is_superuser(request) and super().has_add_permission(request, *args)  # type: ignore[misc]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_superuser(request) and super().has_change_permission(request, obj)  # type: ignore[misc]
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_superuser(request) and super().has_delete_permission(request, obj)  # type: ignore[misc]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        queryset = super().get_queryset(request)  # type: ignore[misc]
-        return queryset if is_superuser(request) else queryset.none()
-
-
-def farm_wide(admin_class: type[admin.ModelAdmin]) -> type[admin.ModelAdmin]:
-    """`admin_class` made a page for superusers only."""
-    if issubclass(admin_class, FarmWideAdminMixin):
-        return admin_class
-    return type(
-        admin_class.__name__,
-        (FarmWideAdminMixin, admin_class),
-        {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
-    )
 
 
 @admin.register(SchedulerLock)

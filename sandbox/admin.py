@@ -38,6 +38,9 @@ class SandboxAccountForm(forms.ModelForm):
 
 @admin.register(SandboxAccount)
 class SandboxAccountAdmin(admin.ModelAdmin):
+    """The practice platform's accounts and faults. Like every page that is not a
+    workspace's, the console shows it to superusers only (monitoring.sites)."""
+
     form = SandboxAccountForm
     list_display = ["handle", *FAULT_DEFAULTS, "session_epoch", "created_at"]
     list_editable = list(FAULT_DEFAULTS)
