@@ -17,8 +17,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 from django.test import Client
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
+from accounts.api.authentication import ApiTokenAuthentication
 from accounts.models import Account, ApiToken, Membership, Workspace
 from tests.conftest import admin_url
 from tests.factories import api_token, console_client, make_user
@@ -71,10 +73,8 @@ def test_the_api_takes_the_key_in_the_token_header(workspace: Workspace) -> None
 def test_drfs_plain_token_table_is_gone() -> None:
     assert "rest_framework.authtoken" not in settings.INSTALLED_APPS
     assert "authtoken_token" not in connection.introspection.table_names()
-    assert (
-        "accounts.api.authentication.ApiTokenAuthentication"
-        in (settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"])
-    )
+    classes: list[object] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    assert ApiTokenAuthentication in classes
 
 
 def test_the_migration_hashes_drfs_keys_and_drops_them(workspace: Workspace) -> None:
