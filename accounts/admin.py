@@ -1,8 +1,9 @@
-"""The console's workspaces and accounts.
+"""The console's workspaces and accounts, and people's API tokens.
 
 Secrets (credentials, cookies) are never loaded into a console page: the
 querysets defer them and only say whether something is stored. New
-credentials can be written, never read back.
+credentials can be written, never read back. An API key is shown once, when
+it is made; only its hash is kept.
 """
 
 from __future__ import annotations
@@ -12,26 +13,60 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from accounts.models import Account, Membership, Workspace
+from accounts.models import Account, ApiToken, Membership, Workspace
 from accounts.selectors import accounts_needing_attention
 from accounts.services import (
     account_create,
     account_pause,
     account_resume,
     account_set_credentials,
+    api_token_create,
 )
-from core.admin import WorkspaceScopedAdmin, deferring_secrets, stored_flag
-from core.tenancy import all_workspace_ids_or, member_workspace_ids
+from core.admin import (
+    WorkspaceScopedAdmin,
+    WorkspaceScopedInline,
+    deferring_secrets,
+    stored_flag,
+)
+from core.console import is_superuser
+from core.tenancy import OWNER_ROLES, all_workspace_ids_or, member_workspace_ids
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipForm(forms.ModelForm):
+    # A username typed in, never a list to pick from: that would show every
+    # tenant's people to each workspace's owners.
+    user = forms.ModelChoiceField(
+        queryset=get_user_model()._default_manager.all(),
+        to_field_name="username",
+        widget=forms.TextInput,
+        label="Username",
+        help_text="The person's login; a superuser creates logins.",
+        error_messages={"invalid_choice": "No one has this username."},
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["user", "role"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.initial["user"] = self.instance.user.get_username()
+
+
+class MembershipInline(WorkspaceScopedInline, admin.TabularInline):
+    """The workspace's members and their roles: its owners manage them."""
+
     model = Membership
+    form = MembershipForm
     extra = 0
-    autocomplete_fields = ["user"]
+    change_roles = OWNER_ROLES
 
 
 @admin.register(Workspace)
@@ -41,6 +76,8 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    # A workspace's name, time zone and members are its owners' to set.
+    change_roles = OWNER_ROLES
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workspace]:
         return super().get_queryset(request).annotate(account_count=Count("accounts"))
@@ -62,8 +99,11 @@ class WorkspaceAdmin(WorkspaceScopedAdmin):
         return self.prepopulated_fields if request.user.is_superuser else {}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # A new tenant is the farm owner's decision; members could not see it anyway.
-        return request.user.is_superuser and super().has_add_permission(request)
+        # A new tenant, or one gone, is the farm owner's decision.
+        return is_superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Workspace | None = None) -> bool:
+        return is_superuser(request)
 
 
 class AttentionFilter(admin.SimpleListFilter):
@@ -285,3 +325,77 @@ class AccountAdmin(WorkspaceScopedAdmin):
     @admin.action(description="Resume the selected accounts", permissions=["change"])
     def resume_accounts(self, request: HttpRequest, queryset: QuerySet[Account]) -> None:
         self._move(request, queryset, account_resume, "Resumed")
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API keys: superusers see and make everyone's, every staff member their own.
+
+    A key is shown once, in the message after it is made; its page shows only
+    its first characters. Deleting a token revokes the key.
+    """
+
+    # Read by the console's site: this page scopes itself to the caller.
+    scoped_to_caller = True
+    form = ApiTokenForm
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at"]
+    list_select_related = ["user"]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if is_superuser(request) else queryset.filter(user_id=request.user.pk)
+
+    def get_fields(self, request: HttpRequest, obj: ApiToken | None = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("user", "name") if is_superuser(request) else ("name",)
+        return ("user", "name", "prefix", "created_at", "last_used_at")
+
+    def get_autocomplete_fields(self, request: HttpRequest) -> list[str]:
+        return ["user"] if is_superuser(request) else []
+
+    def _staff(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_staff)
+
+    def _mine(self, request: HttpRequest, obj: ApiToken | None) -> bool:
+        if not self._staff(request):
+            return False
+        return obj is None or is_superuser(request) or obj.user_id == request.user.pk
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return self._mine(request, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._staff(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        # A key is made and revoked, never edited: a new purpose is a new key.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return self._mine(request, obj)
+
+    def save_model(
+        self, request: HttpRequest, obj: ApiToken, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Superusers make keys for anyone; everyone else, for themselves.
+        owner = form.cleaned_data["user"] if is_superuser(request) else request.user
+        assert isinstance(owner, User)
+        token, key = api_token_create(user=owner, name=obj.name)
+        obj.pk, obj.user, obj.prefix = token.pk, token.user, token.prefix
+        obj.key_hash, obj.created_at = token.key_hash, token.created_at
+        self.message_user(
+            request,
+            f"The key, shown only now: {key} (send it as `Authorization: Token <key>`).",
+            messages.WARNING,
+        )

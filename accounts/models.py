@@ -126,3 +126,28 @@ class Account(models.Model):
 
     def quota_used_on(self, day: date) -> int:
         return self.quota_used if self.quota_date == day else 0
+
+
+class ApiToken(models.Model):
+    """A person's key to the API, sent as `Authorization: Token <key>`.
+
+    Only the key's SHA-256 is stored, with its first characters to tell keys
+    apart; the key itself is shown once, when it is made
+    (`accounts.services.api_token_create`). A call with it acts as the person,
+    with their roles in each of their workspaces.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=120, help_text="What the key is for, e.g. the integration.")
+    prefix = models.CharField(max_length=12, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -6,10 +6,16 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
 
-from accounts.models import Account, Platform, Workspace
+from accounts.models import Account, ApiToken, Platform, Workspace
+from accounts.services import api_key_hash
 
 # An account with this many failures in a row needs an operator's eye.
 ATTENTION_FAILURES = 3
+
+
+def api_token_get(*, key: str) -> ApiToken | None:
+    """The token a key belongs to, with its person."""
+    return ApiToken.objects.select_related("user").filter(key_hash=api_key_hash(key)).first()
 
 
 def workspace_get(*, workspace_id: int) -> Workspace | None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -8,7 +10,14 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import Account, Membership, Platform, Workspace, validate_timezone
+from accounts.models import (
+    Account,
+    ApiToken,
+    Membership,
+    Platform,
+    Workspace,
+    validate_timezone,
+)
 from accounts.signals import account_created, account_login_required
 from core.errors import ServiceError
 
@@ -29,6 +38,36 @@ def membership_add(
         workspace=workspace, user=user, defaults={"role": role}
     )
     return membership
+
+
+# New API keys start with this, so a leaked one is easy to recognise (secret scanners).
+API_KEY_PREFIX = "farm_"
+# How much of a key is kept in clear to tell keys apart.
+API_KEY_SHOWN = 12
+
+
+def api_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_token_create(*, user: User, name: str) -> tuple[ApiToken, str]:
+    """A new API key for the person; the key is returned this once and never stored."""
+    name = name.strip()
+    if not name:
+        raise ServiceError("Give the key a name.", field="name")
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name[:120], prefix=key[:API_KEY_SHOWN], key_hash=api_key_hash(key)
+    )
+    return token, key
+
+
+def api_token_touch(*, token: ApiToken, every_seconds: int = 60) -> None:
+    """Note the key's use, at most once a minute so a busy integration is not a write a call."""
+    now = timezone.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=every_seconds):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
 
 
 @transaction.atomic

@@ -27,7 +27,8 @@ from capture.models import (
     Screenshot,
 )
 from capture.services import ingest_token_create, ingest_token_revoke, session_archive
-from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin
+from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin, WorkspaceScopedInline
+from core.tenancy import OWNER_ROLES
 
 
 def _thumbnail(shot: Screenshot | None, height: int = 60) -> str:
@@ -48,7 +49,7 @@ def _score(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
 
-class ScreenshotInline(ReadOnlyAdminMixin, admin.TabularInline):
+class ScreenshotInline(ReadOnlyAdminMixin, WorkspaceScopedInline, admin.TabularInline):
     model = Screenshot
     extra = 0
     fields = readonly_fields = (
@@ -144,8 +145,8 @@ class CapturedSessionAdmin(WorkspaceScopedAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The page is shown read-only; actions need the view permission only.
-        return False
+        # Archiving (an action on the list) changes sessions; a session's page is read-only.
+        return obj is None and super().has_change_permission(request)
 
     @admin.display(description="quality", ordering="quality")
     def quality_score(self, obj: CapturedSession) -> str:
@@ -176,15 +177,15 @@ class CapturedSessionAdmin(WorkspaceScopedAdmin):
         url = reverse("admin:capture_interaction_changelist") + f"?session__id__exact={obj.pk}"
         return format_html('<a href="{}">{} interactions</a>', url, obj.events_count)
 
-    @admin.action(description="Archive the selected sessions (ZIP; raw rows removed)")
+    @admin.action(
+        description="Archive the selected sessions (ZIP; raw rows removed)", permissions=["change"]
+    )
     def archive_sessions(self, request: HttpRequest, queryset: QuerySet[CapturedSession]) -> None:
         done = 0
         for session in queryset.exclude(state=CapturedSession.State.ARCHIVED):
             session_archive(session=session)
             done += 1
         self.message_user(request, f"Archived {done} session(s).", messages.SUCCESS)
-
-    archive_sessions.allowed_permissions = ("view",)  # type: ignore[attr-defined]
 
 
 class _PrettyJSONMixin:
@@ -301,7 +302,7 @@ class IngestTokenAdmin(WorkspaceScopedAdmin):
             messages.WARNING,
         )
 
-    @admin.action(description="Revoke the selected tokens")
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[IngestToken]) -> None:
         revoked = sum(ingest_token_revoke(token=token) for token in queryset)
         self.message_user(request, f"Revoked {revoked} token(s).", messages.SUCCESS)
@@ -309,5 +310,7 @@ class IngestTokenAdmin(WorkspaceScopedAdmin):
 
 @admin.register(CaptureSettings)
 class CaptureSettingsAdmin(WorkspaceScopedAdmin):
+    # A workspace's settings are its owners' to set.
+    change_roles = OWNER_ROLES
     list_display = ["workspace", "min_quality", "retention_days"]
     fields = ["workspace", "min_quality", "retention_days", "input_allow_list"]

@@ -21,8 +21,11 @@ class Role(models.TextChoices):
     VIEWER = "viewer", "Viewer"
 
 
-# Roles that may change things; a viewer may only read.
+# Every role may read its workspace; owners and operators may change things in
+# it; only owners manage its members and settings.
+READ_ROLES = (Role.OWNER, Role.OPERATOR, Role.VIEWER)
 WRITE_ROLES = (Role.OWNER, Role.OPERATOR)
+OWNER_ROLES = (Role.OWNER,)
 
 
 def workspace_model() -> type[models.Model]:

@@ -38,6 +38,9 @@ class SandboxAccountForm(forms.ModelForm):
 
 @admin.register(SandboxAccount)
 class SandboxAccountAdmin(admin.ModelAdmin):
+    """The practice platform's accounts and faults. Like every page that is not a
+    workspace's, the console shows it to superusers only (monitoring.sites)."""
+
     form = SandboxAccountForm
     list_display = ["handle", *FAULT_DEFAULTS, "session_epoch", "created_at"]
     list_editable = list(FAULT_DEFAULTS)
@@ -56,13 +59,17 @@ class SandboxAccountAdmin(admin.ModelAdmin):
             obj.set_password(form.cleaned_data["new_password"])
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Log out every browser of the selected accounts")
+    @admin.action(
+        description="Log out every browser of the selected accounts", permissions=["change"]
+    )
     def log_out_everyone(self, request: HttpRequest, queryset: QuerySet[SandboxAccount]) -> None:
         for account in queryset:
             sandbox_account_log_out_everyone(account=account)
         self.message_user(request, f"Logged out {len(queryset)} account(s).", messages.SUCCESS)
 
-    @admin.action(description="Switch every fault off for the selected accounts")
+    @admin.action(
+        description="Switch every fault off for the selected accounts", permissions=["change"]
+    )
     def clear_faults(self, request: HttpRequest, queryset: QuerySet[SandboxAccount]) -> None:
         for account in queryset:
             sandbox_account_clear_faults(account=account)

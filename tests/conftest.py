@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -134,7 +134,7 @@ def admin_url(model: type[Model], view: str, *args: object) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
-def run_action(client: Client, changelist: str, action: str, ids: list[int]) -> list[str]:
+def run_action(client: Client, changelist: str, action: str, ids: Sequence[object]) -> list[str]:
     """Apply a console action to the selected rows; the messages it shows."""
     response = client.post(
         reverse(changelist), {"action": action, "_selected_action": [str(i) for i in ids]}

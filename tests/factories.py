@@ -23,11 +23,16 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from PIL import Image
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Account, Membership, Workspace
-from accounts.services import account_create, account_set_cookies, membership_add, workspace_create
+from accounts.services import (
+    account_create,
+    account_set_cookies,
+    api_token_create,
+    membership_add,
+    workspace_create,
+)
 from browsers.models import BrowserProfile
 from capture.models import CapturedSession, CaptureSettings
 from capture.services import (
@@ -108,11 +113,16 @@ def make_superuser() -> User:
     return get_user_model().objects.create_superuser("root", "root@example.com", None)
 
 
+def api_token(user: User, name: str = "tests") -> str:
+    """A new API key of the user, in clear (only its hash is stored)."""
+    _, key = api_token_create(user=user, name=name)
+    return key
+
+
 def token_client(user: User) -> APIClient:
-    """An API client authenticated by the user's token; `client.user` is the user."""
-    token, _ = Token.objects.get_or_create(user=user)
+    """An API client authenticated by a key of the user's; `client.user` is the user."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     client.user = user  # type: ignore[attr-defined]
     return client
 
@@ -401,6 +411,8 @@ def make_farm(workspace: Workspace) -> Farm:
         workspace=workspace, account=account, kind=Alert.Kind.POST_REJECTED, message="Rejected"
     )
     _capture_objects(workspace=workspace, account=account, attempt=attempt)
+    # A person of the workspace with an API key.
+    api_token(make_user(workspace, is_staff=True), name="alice's integration")
     # A beat holds its lock, as in a running farm.
     scheduler_lock_hold(name=BEAT_LOCK, holder="beat-host:1", seconds=30)
     _training_objects(workspace)

@@ -92,7 +92,7 @@ class ExportAdmin(WorkspaceScopedAdmin):
         "downloads",
         "created_at",
     ]
-    list_filter = ["state", "format", "workspace"]
+    list_filter = ["state", "format", ("workspace", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["workspace"]
     search_fields = ["workspace__name", "workspace__slug", "state", "format"]
     date_hierarchy = "created_at"
@@ -180,7 +180,7 @@ class ExportAdmin(WorkspaceScopedAdmin):
 class ExportScheduleAdmin(WorkspaceScopedAdmin):
     form = FiltersForm
     list_display = ["name", "workspace", "format", "cron", "enabled", "last_export"]
-    list_filter = ["enabled", "format", "workspace"]
+    list_filter = ["enabled", "format", ("workspace", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["workspace"]
     search_fields = ["name", "workspace__name"]
     fields = [

@@ -15,7 +15,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from core.admin import ReadOnlyAdminMixin, WorkspaceScopedAdmin, deferring_secrets
+from core.admin import (
+    ReadOnlyAdminMixin,
+    WorkspaceScopedAdmin,
+    WorkspaceScopedInline,
+    deferring_secrets,
+)
+from core.console import FarmWideAdminMixin
 from uploads.circuits import circuit_close
 from uploads.models import (
     Campaign,
@@ -68,7 +74,9 @@ def _thumbnail(obj: PostAttempt) -> str:
     )
 
 
-class PostAttemptInline(AttemptColumns, ReadOnlyAdminMixin, admin.TabularInline):
+class PostAttemptInline(
+    AttemptColumns, ReadOnlyAdminMixin, WorkspaceScopedInline, admin.TabularInline
+):
     model = PostAttempt
     extra = 0
     fields = ATTEMPT_FIELDS
@@ -257,11 +265,8 @@ class CampaignAdmin(WorkspaceScopedAdmin):
 
 
 @admin.register(RateLimitRule)
-class RateLimitRuleAdmin(admin.ModelAdmin):
-    """The platforms' posted limits, shared by every workspace.
-
-    Grant change permission on rules only to people who run the whole farm.
-    """
+class RateLimitRuleAdmin(FarmWideAdminMixin, admin.ModelAdmin):
+    """The platforms' posted limits, shared by every workspace: for superusers only."""
 
     list_display = ["platform", "action", "per_hour", "per_day", "min_interval_seconds"]
     list_display_links = ["platform"]
@@ -271,12 +276,12 @@ class RateLimitRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(PlatformCircuit)
-class PlatformCircuitAdmin(admin.ModelAdmin):
+class PlatformCircuitAdmin(FarmWideAdminMixin, admin.ModelAdmin):
     """The platforms' circuit breakers, shared by every workspace: read here, closed by hand.
 
-    The farm opens and closes them; an operator who knows a platform is
-    back may close one early. Grant change permission only to people who
-    run the whole farm.
+    The farm opens and closes them; a superuser who knows a platform is back
+    may close one early. Superusers only: a circuit's last error is the text
+    of one tenant's failed post.
     """
 
     fields = readonly_fields = (

@@ -73,14 +73,21 @@ def _open_fields(now: datetime, retry_at: datetime) -> dict[str, object]:
     }
 
 
-def _announce_open(platform: str, why: str, message: str, retry_at: datetime) -> None:
+def _announce_open(platform: str, why: str, retry_at: datetime) -> None:
+    """Tell every workspace on the platform that it is paused.
+
+    The alert goes to many tenants, so it says only what is the platform's:
+    why, how many failures, when the probe goes. The failing posts' own error
+    text belongs to one tenant and stays on the circuit row (`last_error`),
+    which only people who run the whole farm see.
+    """
     label = PlatformCircuit(platform=platform).get_platform_display()
     circuit_opened.send(
         sender=PlatformCircuit,
         platform=platform,
         message=(
-            f"{label} is paused: {why} (last: {message or 'no message'}). One probe post "
-            f"goes out after {retry_at:%Y-%m-%d %H:%M:%S} UTC; its success resumes posting."
+            f"{label} is paused: {why}. One probe post goes out after "
+            f"{retry_at:%Y-%m-%d %H:%M:%S} UTC; its success resumes posting."
         ),
     )
 
@@ -105,8 +112,13 @@ def circuit_record_failure(
         consecutive_failures=F("consecutive_failures") + 1, last_error=message, **opening
     ):
         logger.warning("%s: still failing after the cool-down; paused again", platform)
+        failures = row.values_list("consecutive_failures", flat=True).first()
         # An operator may have resolved the first alert meanwhile: say it again.
-        _announce_open(platform, "still failing after a cool-down", message, retry_at)
+        _announce_open(
+            platform,
+            f"still failing after a cool-down ({failures} infrastructure failures in a row)",
+            retry_at,
+        )
         return True
     # Open: posts sent before it opened tell nothing new, and must not extend the pause.
     if not row.filter(state=State.CLOSED).update(
@@ -118,7 +130,7 @@ def circuit_record_failure(
     if not row.filter(state=State.CLOSED, consecutive_failures__gte=threshold).update(**opening):
         return False
     logger.warning("%s: %d infrastructure failures in a row; paused", platform, threshold)
-    _announce_open(platform, f"{threshold} infrastructure failures in a row", message, retry_at)
+    _announce_open(platform, f"{threshold} infrastructure failures in a row", retry_at)
     return True
 
 

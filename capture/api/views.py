@@ -15,7 +15,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -23,6 +23,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api.authentication import ApiTokenAuthentication
 from accounts.selectors import account_get
 from capture.api.authentication import IngestCaller, IngestTokenAuthentication
 from capture.api.serializers import (
@@ -84,7 +85,7 @@ class CapturedSessionViewSet(
 ):
     authentication_classes = [
         IngestTokenAuthentication,
-        TokenAuthentication,
+        ApiTokenAuthentication,
         SessionAuthentication,
     ]
     permission_classes = [IsAuthenticated]

@@ -31,12 +31,7 @@ def _media(media_in_tmp: Path, settings: Settings) -> None:
 def _console_for(workspace: Workspace | None, *, superuser: bool = False) -> Client:
     if superuser:
         return console_client(make_superuser())
-    staff = make_user(
-        workspace,
-        Membership.Role.VIEWER,
-        is_staff=True,
-        permissions=["view_export", "view_screenshot"],
-    )
+    staff = make_user(workspace, Membership.Role.VIEWER, is_staff=True)
     return console_client(staff)
 
 

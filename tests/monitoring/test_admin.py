@@ -132,22 +132,7 @@ def staff_client(
     client: Client, make_user: MakeUser, two_farms: tuple[Workspace, Workspace]
 ) -> Client:
     home, _ = two_farms
-    user = make_user(
-        home,
-        is_staff=True,
-        permissions=[
-            "view_workspace",
-            "view_account",
-            "change_account",
-            "view_post",
-            "change_post",
-            "view_postattempt",
-            "view_browserprofile",
-            "view_alert",
-            "change_alert",
-            "view_campaign",
-        ],
-    )
+    user = make_user(home, is_staff=True)  # an operator: the role decides, not model permissions
     client.force_login(user)
     return client
 

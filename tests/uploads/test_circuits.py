@@ -157,12 +157,52 @@ def test_failures_in_a_row_open_the_circuit_and_alert_each_workspace_on_the_plat
     # One platform-wide alert per workspace with a TikTok account, none elsewhere.
     assert {a.workspace_id for a in alerts} == {home.pk, neighbour.pk}
     assert all(a.account_id is None and a.severity == Alert.Severity.CRITICAL for a in alerts)
-    assert "503" in alerts[0].message
+    # The failing posts' error text is one tenant's: it stays on the circuit row.
+    assert "503" not in alerts[0].message
 
     # Failures of posts already out while it is open neither extend the pause nor alert again.
     assert not circuit_record_failure(platform="tiktok", error_kind=ErrorKind.TRANSIENT)
     assert circuit().retry_at == tripped.retry_at
     assert len(open_circuit_alerts()) == 2
+
+
+def test_platform_wide_alerts_carry_no_tenants_error_text(
+    make_workspace: Callable[..., Workspace], make_busy_account: MakeAccount
+) -> None:
+    home, neighbour = make_workspace(), make_workspace()
+    make_busy_account(home, platform="reddit")
+    make_busy_account(neighbour, platform="reddit")
+    leak = "HTTP 503 while uploading 'Acme launch' for @acme-private https://acme.example/x?k=1"
+    threshold = settings.FARM_CIRCUIT_FAILURE_THRESHOLD
+    for _ in range(threshold):
+        circuit_record_failure(platform="reddit", error_kind=ErrorKind.TRANSIENT, message=leak)
+
+    opened = circuit("reddit")
+    assert opened.last_error == leak  # the detail, on the superusers' page
+    assert opened.retry_at is not None
+    alerts = open_circuit_alerts("reddit")
+    assert {a.workspace_id for a in alerts} == {home.pk, neighbour.pk}
+    for alert in alerts:
+        assert alert.message == (
+            f"Reddit is paused: {threshold} infrastructure failures in a row. One probe post "
+            f"goes out after {opened.retry_at:%Y-%m-%d %H:%M:%S} UTC; "
+            "its success resumes posting."
+        )
+
+    # A failed probe says so again, still in the platform's words only.
+    circuit_probe_claim(
+        circuit=circuits_gate(now=after_cooldown()).probe_ready[0], now=after_cooldown()
+    )
+    Alert.objects.filter(platform="reddit").delete()
+    assert circuit_record_failure(
+        platform="reddit", error_kind=ErrorKind.TRANSIENT, message=leak + " again"
+    )
+    again = open_circuit_alerts("reddit")
+    assert len(again) == 2
+    for alert in again:
+        assert "still failing after a cool-down" in alert.message
+        assert f"{threshold + 1} infrastructure failures in a row" in alert.message
+        assert "503" not in alert.message and "acme" not in alert.message.lower()
 
 
 @pytest.mark.parametrize(
