@@ -95,13 +95,16 @@ def test_no_route_shows_or_changes_anything_of_another_workspace(
         _assert_clean(response, detail)
 
         for action in viewset.get_extra_actions():
-            for method in action.mapping:
-                if action.detail:
-                    url = f"{detail}{action.url_path}/"
+            # @action marks the view function with these (the stubs do not know them).
+            mapping: dict[str, str] = getattr(action, "mapping")  # noqa: B009
+            url_path: str = getattr(action, "url_path")  # noqa: B009
+            for method in mapping:
+                if getattr(action, "detail"):  # noqa: B009
+                    url = f"{detail}{url_path}/"
                     response = getattr(client, method)(url, {}, format="json")
                     assert response.status_code in NOT_SHOWN, (method, url, response.status_code)
                 else:
-                    url = f"{collection}{action.url_path}/"
+                    url = f"{collection}{url_path}/"
                     body = {"ids": [b_object.pk], "workspace": tenants.b.pk, "posts": []}
                     response = getattr(client, method)(url, body, format="json")
                     assert response.status_code in (200, *NOT_SHOWN), (method, url)
