@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
+# The demo and `make serve` run the embedded default on this machine: DEBUG on,
+# which lets the farm generate its secrets into ./var (a deployment sets them).
+demo serve: export DJANGO_DEBUG ?= true
+
 .PHONY: setup browsers demo test test-restarts lint serve bench clean
 
 setup: $(STAMP) browsers

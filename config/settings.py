@@ -1,18 +1,23 @@
 """One settings module: every knob comes from the environment.
 
-With nothing set, the farm runs on its embedded default: SQLite and kombu's
-filesystem broker under FARM_DATA_DIR, which needs nothing but Python and
-Chromium. Point DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis to
-run on real services.
+With DJANGO_DEBUG on and nothing else set, the farm runs on its embedded
+default: SQLite and kombu's filesystem broker under FARM_DATA_DIR, its
+secrets generated there, which needs nothing but Python and Chromium (`make
+demo` and `make serve` run it so). Point DATABASE_URL at PostgreSQL and
+CELERY_BROKER_URL at Redis to run on real services, with the secrets set.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,17 +27,49 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DATA_DIR = Path(env.str("FARM_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# --- Secrets ----------------------------------------------------------------
+# Only the embedded default on a developer's machine (DJANGO_DEBUG on, no
+# DATABASE_URL) generates its secrets into the data folder. Anywhere else a
+# missing secret stops the farm at start-up, naming the variable to set.
+EMBEDDED_SECRETS = DEBUG and not env.str("DATABASE_URL", default="")
+
 
 def _persisted_secret(filename: str, make: Callable[[], str]) -> str:
-    """A secret kept in the data folder, so the embedded default needs no set-up.
+    """A secret kept in the data folder, made by the first process that needs it.
 
-    Production sets the matching environment variable instead.
+    It is written to a private temporary file (mode 0600) and linked into
+    place, which fails if the name exists: a file under that name is always
+    whole, and processes starting together all read the first one's secret.
     """
     path = DATA_DIR / filename
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{filename}.", dir=DATA_DIR)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(make())
+                out.flush()
+                os.fsync(out.fileno())
+            # Fails if another process was first: its secret is the one.
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
+
+
+def _required_secret(variable: str, filename: str, make: Callable[[], str]) -> str:
+    value = env.str(variable, default="")
+    if value:
+        return value
+    if not EMBEDDED_SECRETS:
+        raise ImproperlyConfigured(
+            f"{variable} is not set. Set it in the environment (or .env): a secret is "
+            "generated into the data folder only for the embedded default on one "
+            "machine, with DJANGO_DEBUG on and no DATABASE_URL."
+        )
+    return _persisted_secret(filename, make)
 
 
 def _new_fernet_key() -> str:
@@ -41,19 +78,18 @@ def _new_fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _persisted_secret(
-    "django-secret-key", lambda: secrets.token_urlsafe(50)
+SECRET_KEY = _required_secret(
+    "DJANGO_SECRET_KEY", "django-secret-key", lambda: secrets.token_urlsafe(50)
 )
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-
 # Credentials and cookies are encrypted with these Fernet keys. The first one
 # encrypts; all of them decrypt, so a new key can be put first and
 # `manage.py rotate_keys` re-encrypts everything under it.
 FARM_ENCRYPTION_KEYS = env.list("FARM_ENCRYPTION_KEYS", default=[]) or [
-    _persisted_secret("encryption-key", _new_fernet_key)
+    _required_secret("FARM_ENCRYPTION_KEYS", "encryption-key", _new_fernet_key)
 ]
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "monitoring.apps.FarmAdminConfig",

@@ -106,11 +106,16 @@ def make_superuser() -> User:
     return get_user_model().objects.create_superuser("root", "root@example.com", None)
 
 
+def api_token(user: User) -> str:
+    """The user's API token, as sent in `Authorization: Token <token>`."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
 def token_client(user: User) -> APIClient:
     """An API client authenticated by the user's token; `client.user` is the user."""
-    token, _ = Token.objects.get_or_create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {api_token(user)}")
     client.user = user  # type: ignore[attr-defined]
     return client
 
