@@ -219,6 +219,7 @@ if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
 
 # --- REST API -------------------------------------------------------------
+FARM_API_MAX_PAGE_SIZE = env.int("FARM_API_MAX_PAGE_SIZE", default=500)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -226,7 +227,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # At most FARM_API_MAX_PAGE_SIZE rows a page, whatever `limit` asks (core/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.FarmPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Services raise the project's errors (core.errors); one handler answers them.
