@@ -14,6 +14,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -103,6 +104,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "core",
     "accounts",
     "browsers",
@@ -124,6 +126,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers 429 once a sign-in has used up its failures (core/throttling.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -218,6 +222,38 @@ if _proxy_ssl_header:
         )
     SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
 
+# --- Production defaults: throttles and failed sign-ins --------------------
+# API rates per caller and per address without credentials (DRF's
+# "N/second|minute|hour|day"), and failed sign-ins per (address, user name) to
+# the console and the sandbox; see core/throttling.py. The API's counts live in
+# the cache: Redis when REDIS_URL is set, else files in the data folder
+# (FARM_CACHE_URL, e.g. rediscache://host:6379/1, names another).
+FARM_API_THROTTLE_CALLER = env.str("FARM_API_THROTTLE_CALLER", default="1200/minute")
+FARM_API_THROTTLE_ANON = env.str("FARM_API_THROTTLE_ANON", default="120/minute")
+# How many proxies in front of the farm append to X-Forwarded-For; 0 trusts none of it.
+FARM_TRUSTED_PROXIES = env.int("FARM_TRUSTED_PROXIES", default=0)
+CACHES = {
+    "default": env.cache_url(
+        "FARM_CACHE_URL",
+        default=env.str("REDIS_URL", default="") or f"filecache://{DATA_DIR / 'cache'}",
+    )
+}
+FARM_LOGIN_FAILURE_LIMIT = env.int("FARM_LOGIN_FAILURE_LIMIT", default=5)
+FARM_LOGIN_COOLOFF_MINUTES = env.int("FARM_LOGIN_COOLOFF_MINUTES", default=15)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = FARM_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=FARM_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.throttling.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # count failures; do not keep a row per sign-in
+AXES_ENABLE_ADMIN = False
+
 # --- REST API -------------------------------------------------------------
 FARM_API_MAX_PAGE_SIZE = env.int("FARM_API_MAX_PAGE_SIZE", default=500)
 REST_FRAMEWORK = {
@@ -230,6 +266,12 @@ REST_FRAMEWORK = {
     # At most FARM_API_MAX_PAGE_SIZE rows a page, whatever `limit` asks (core/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "core.pagination.FarmPagination",
     "PAGE_SIZE": 100,
+    # Rates from FARM_API_THROTTLE_CALLER and FARM_API_THROTTLE_ANON.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.AnonymousRateThrottle",
+        "core.throttling.CallerRateThrottle",
+    ],
+    "NUM_PROXIES": FARM_TRUSTED_PROXIES,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Services raise the project's errors (core.errors); one handler answers them.
     "EXCEPTION_HANDLER": "core.api.exception_handler",
@@ -372,6 +414,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "selenium": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # failed sign-ins and lockouts, not every start-up
         "urllib3": {"level": "WARNING"},
     },
 }

@@ -16,3 +16,7 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-0f6b1c5e9a2d4e
 os.environ.setdefault("FARM_ENCRYPTION_KEYS", "euj3uHa0QyH7CMWCA0SVmm6Bb76DDiNI52FKA8VY9p8=")
 
 from config.settings import *  # noqa: F403
+
+# Each test process keeps its cache (the API's throttles) to itself;
+# tests/conftest.py empties it between tests.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
