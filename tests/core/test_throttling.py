@@ -103,9 +103,7 @@ def test_a_successful_console_sign_in_clears_the_count(client: Client) -> None:
     )
     client.logout()
     answers = [
-        client.post(
-            "/admin/login/", {"username": person.username, "password": "wrong"}
-        ).status_code
+        client.post("/admin/login/", {"username": person.username, "password": "wrong"}).status_code
         for _ in range(4)
     ]
     assert answers == [200, 200, 200, 200]
