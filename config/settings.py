@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the farm itself
     "django_celery_beat",
     "axes",
     "core",
@@ -281,6 +282,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Queue posts, manage accounts and watch the queue of the publishing farm.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are for signed-in people (a token or the console's
+    # session); Swagger UI comes from the farm's static files, never a CDN.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a `kind`: each choice set gets a name of its own.
     "ENUM_NAME_OVERRIDES": {
         "PostKindEnum": "uploads.models.Post.Kind",

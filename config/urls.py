@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -11,7 +12,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # For signed-in people only: a browser that is not is sent to the console's login.
+    path(
+        "api/docs/",
+        login_required(
+            SpectacularSwaggerView.as_view(url_name="api-schema"), login_url="admin:login"
+        ),
+        name="api-docs",
+    ),
     path("sandbox/", include("sandbox.urls")),
     # Stored files, for members of their workspace only (config/media.py).
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", MediaFileView.as_view(), name="media"),
