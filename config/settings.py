@@ -388,6 +388,10 @@ FARM_CIRCUIT_COOLDOWN_SECONDS = env.int("FARM_CIRCUIT_COOLDOWN_SECONDS", default
 FARM_CHROMIUM_BINARY = env.str("FARM_CHROMIUM_BINARY", default="/usr/bin/chromium")
 FARM_CHROMEDRIVER_PATH = env.str("FARM_CHROMEDRIVER_PATH", default="/usr/bin/chromedriver")
 FARM_BROWSER_HEADLESS = env.bool("FARM_BROWSER_HEADLESS", default=True)
+# Chromium's own sandbox stays on unless this is set. It must be set where the
+# farm runs Chromium as root, which Chromium refuses with its sandbox on (the
+# Makefile and the tests set it when run as root; the Dockerfile's user is not).
+FARM_CHROMIUM_NO_SANDBOX = env.bool("FARM_CHROMIUM_NO_SANDBOX", default=False)
 FARM_BROWSER_POOL_SIZE = env.int("FARM_BROWSER_POOL_SIZE", default=2)
 FARM_BROWSER_IDLE_SECONDS = env.int("FARM_BROWSER_IDLE_SECONDS", default=30)
 FARM_BROWSER_MAX_USES = env.int("FARM_BROWSER_MAX_USES", default=100)
