@@ -15,8 +15,10 @@ export FARM_CHROMIUM_NO_SANDBOX ?= true
 endif
 
 # The demo and `make serve` run the embedded default on this machine: DEBUG on,
-# which lets the farm generate its secrets into ./var (a deployment sets them).
+# which lets the farm generate its secrets into ./var (a deployment sets them),
+# and the sandbox platform mounted for the farm to publish to.
 demo serve: export DJANGO_DEBUG ?= true
+demo serve: export FARM_SANDBOX_ENABLED ?= true
 
 .PHONY: setup browsers demo test test-restarts lint serve bench clean
 

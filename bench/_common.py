@@ -162,14 +162,16 @@ def throwaway_database(
 def _bench_environment() -> dict[str, str]:
     """What a bench's farm needs and the environment does not set.
 
-    Secrets of its own where none are set: its data is thrown away with the
-    database, and the farm generates none outside the embedded default.
+    Secrets of its own where none are set (its data is thrown away with the
+    database; the farm generates none outside the embedded default), and the
+    sandbox platform mounted, which the benches publish to.
     """
     from cryptography.fernet import Fernet
 
     needed = {
         "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
         "FARM_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+        "FARM_SANDBOX_ENABLED": lambda: "true",
     }
     return {name: make() for name, make in needed.items() if not os.environ.get(name)}
 

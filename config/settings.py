@@ -416,6 +416,9 @@ FARM_EXPORT_SCHEDULE_EXPIRES_SECONDS = env.int("FARM_EXPORT_SCHEDULE_EXPIRES_SEC
 FARM_EXPORT_TMP_DIR = Path(env.str("FARM_EXPORT_TMP_DIR", default=str(DATA_DIR / "tmp")))
 
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000")
+# The sandbox platform (a practice platform with sign-ins of its own) is served
+# under /sandbox/ only when enabled: by the demo and the tests, not in production.
+FARM_SANDBOX_ENABLED = env.bool("FARM_SANDBOX_ENABLED", default=False)
 
 LOGGING = {
     "version": 1,

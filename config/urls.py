@@ -20,7 +20,8 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
-    path("sandbox/", include("sandbox.urls")),
     # Stored files, for members of their workspace only (config/media.py).
     path(f"{settings.MEDIA_URL.strip('/')}/<path:name>", MediaFileView.as_view(), name="media"),
 ]
+if settings.FARM_SANDBOX_ENABLED:  # the demo's and the tests' practice platform
+    urlpatterns.append(path("sandbox/", include("sandbox.urls")))

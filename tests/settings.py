@@ -14,6 +14,8 @@ import os
 # belong to the tests alone.
 os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-secret-key-0f6b1c5e9a2d4e7f8b3c")
 os.environ.setdefault("FARM_ENCRYPTION_KEYS", "euj3uHa0QyH7CMWCA0SVmm6Bb76DDiNI52FKA8VY9p8=")
+# The end-to-end tests publish to the sandbox platform, mounted only when enabled.
+os.environ.setdefault("FARM_SANDBOX_ENABLED", "true")
 # Chromium refuses to start its sandbox as root, and this machine's tests and CI
 # run as root: only then do the farm's browsers run without it.
 if os.geteuid() == 0:
