@@ -62,7 +62,7 @@ class CallerRateThrottle(_RateFromSettings, SimpleRateThrottle):
         if ident is not None:
             ident = f"user-{ident}"
         elif getattr(request.auth, "pk", None) is not None:
-            ident = f"{type(request.auth).__name__}-{request.auth.pk}"  # type: ignore[union-attr]
+            ident = f"{type(request.auth).__name__}-{request.auth.pk}"
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}
