@@ -263,7 +263,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # django-filter's, refusing a filter given without a value (core/filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["core.filters.FarmFilterBackend"],
     # At most FARM_API_MAX_PAGE_SIZE rows a page, whatever `limit` asks (core/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "core.pagination.FarmPagination",
     "PAGE_SIZE": 100,
@@ -273,7 +274,8 @@ REST_FRAMEWORK = {
         "core.throttling.CallerRateThrottle",
     ],
     "NUM_PROXIES": FARM_TRUSTED_PROXIES,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with the error answers every endpoint can give (core/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "core.schema.FarmAutoSchema",
     # Services raise the project's errors (core.errors); one handler answers them.
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
@@ -282,12 +284,20 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Queue posts, manage accounts and watch the queue of the publishing farm.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so a file is a file (`format: binary`)
+    # where it is sent, and read-only fields stay out of what a client sends.
+    "COMPONENT_SPLIT_REQUEST": True,
     # The schema and the docs are for signed-in people (a token or the console's
     # session); Swagger UI comes from the farm's static files, never a CDN.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # drf-spectacular's enum names, then form bodies as DRF reads them (core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.form_bodies_hook",
+    ],
     # Several models have a `kind`: each choice set gets a name of its own.
     "ENUM_NAME_OVERRIDES": {
         "PostKindEnum": "uploads.models.Post.Kind",

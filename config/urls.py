@@ -7,6 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.media import MediaFileView
 
+# Under /api/ a URL no view takes, and a crash, are answered in JSON too.
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.crashed"
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
