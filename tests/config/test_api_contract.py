@@ -35,7 +35,7 @@ SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 # Enough cases per operation to walk every documented answer, few enough for a
 # run of about two minutes on two cores; the seed makes a failure repeatable
 # (FARM_CONTRACT_SEED explores others).
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 100
 SEED = os.environ.get("FARM_CONTRACT_SEED", "20260101")
 RUN_TIMEOUT_SECONDS = 600
 
