@@ -227,18 +227,14 @@ if _proxy_ssl_header:
 # API rates per caller and per address without credentials (DRF's
 # "N/second|minute|hour|day"), and failed sign-ins per (address, user name) to
 # the console and the sandbox; see core/throttling.py. The API's counts live in
-# the cache: Redis when REDIS_URL is set, else files in the data folder
-# (FARM_CACHE_URL, e.g. rediscache://host:6379/1, names another).
+# the cache: files in the data folder, shared by this host's processes, unless
+# FARM_CACHE_URL names another (e.g. redis://host:6379/1, a Redis database of its
+# own: clearing a cache empties its whole database, the broker's queues too).
 FARM_API_THROTTLE_CALLER = env.str("FARM_API_THROTTLE_CALLER", default="1200/minute")
 FARM_API_THROTTLE_ANON = env.str("FARM_API_THROTTLE_ANON", default="120/minute")
 # How many proxies in front of the farm append to X-Forwarded-For; 0 trusts none of it.
 FARM_TRUSTED_PROXIES = env.int("FARM_TRUSTED_PROXIES", default=0)
-CACHES = {
-    "default": env.cache_url(
-        "FARM_CACHE_URL",
-        default=env.str("REDIS_URL", default="") or f"filecache://{DATA_DIR / 'cache'}",
-    )
-}
+CACHES = {"default": env.cache_url("FARM_CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
 FARM_LOGIN_FAILURE_LIMIT = env.int("FARM_LOGIN_FAILURE_LIMIT", default=5)
 FARM_LOGIN_COOLOFF_MINUTES = env.int("FARM_LOGIN_COOLOFF_MINUTES", default=15)
 AUTHENTICATION_BACKENDS = [

@@ -4,7 +4,7 @@ The API (DRF throttles, rates from the environment): each caller, a person
 by their account or an ingest token by itself, may make FARM_API_THROTTLE_CALLER
 calls, and each address without credentials FARM_API_THROTTLE_ANON; past that
 the answer is 429 with `Retry-After`. The counts live in the default cache,
-shared by the farm's processes.
+shared by the farm's processes (FARM_CACHE_URL).
 
 Sign-ins: django-axes counts failed sign-ins to the console by (client address,
 user name) in the database. At FARM_LOGIN_FAILURE_LIMIT failures that pair is
