@@ -7,15 +7,19 @@ wrong, 401 and 403, 404 where the path names an object, 413 and 415 where
 there is a body, and 429 when the caller is throttled. All but the 400 are
 `{"detail": "..."}` (core.api.exception_handler, config/middleware.py).
 
-It also states that a URL field that may be blank holds a URL or "" (an
-account's post not on the platform yet has no URL), where drf-spectacular
-would say `format: uri` and so promise a URL.
+It also states what drf-spectacular leaves vague: that a URL field that may be
+blank holds a URL or "" (a post not yet on its platform has no URL) where it
+would promise a URL; the bounds of a list of objects (bulk creation); and,
+for a field that lets "" through to the service's own message
+(`schema_allows_blank = False`), that "" is not taken. `form_bodies_hook`
+gives form bodies a schema of their own, as DRF reads a form.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
@@ -125,13 +129,14 @@ def _may_be_blank(field: serializers.Field) -> bool:
         return False
     try:
         return bool(model._meta.get_field(field.source).blank)
-    except Exception:  # not a model field (a property, an annotation)
+    except FieldDoesNotExist:  # a property, an annotation
         return False
 
 
 # --- Form bodies ---------------------------------------------------------------
 
 FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+NULL_ENUM_REF = "#/components/schemas/NullEnum"
 
 
 def _form_property(schema: dict[str, Any]) -> dict[str, Any]:
@@ -143,9 +148,6 @@ def _form_property(schema: dict[str, Any]) -> dict[str, Any]:
                 branch for branch in schema[keyword] if branch != {"$ref": NULL_ENUM_REF}
             ]
     return {"anyOf": [schema, {"enum": [""]}]}
-
-
-NULL_ENUM_REF = "#/components/schemas/NullEnum"
 
 
 def form_bodies_hook(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
