@@ -7,6 +7,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_WORKERS ?= 2
 
+# Chromium refuses to start its sandbox as root. Run as root (this machine's
+# demo and tests, CI's container), the farm's browsers run without it;
+# anyone else keeps it.
+ifeq ($(shell id -u),0)
+export FARM_CHROMIUM_NO_SANDBOX ?= true
+endif
+
+# The demo and `make serve` run the embedded default on this machine: DEBUG on,
+# which lets the farm generate its secrets into ./var (a deployment sets them),
+# and the sandbox platform mounted for the farm to publish to.
+demo serve: export DJANGO_DEBUG ?= true
+demo serve: export FARM_SANDBOX_ENABLED ?= true
+
 .PHONY: setup browsers demo test test-restarts lint serve bench clean
 
 setup: $(STAMP) browsers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from accounts.models import Account, ApiToken, Platform, Workspace
 from accounts.services import api_key_hash
@@ -39,8 +40,12 @@ def accounts_needing_attention(*, workspace_ids: list[int]) -> QuerySet[Account]
     )
 
 
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
 class IdFilter(django_filters.Filter):
-    """Matches one primary key; unlike NumberFilter it takes whole numbers only."""
+    """Matches one primary key; unlike NumberFilter it takes whole numbers only.
+
+    An id of no object the caller may see simply matches nothing.
+    """
 
     field_class = forms.IntegerField
 

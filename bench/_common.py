@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import resource
+import secrets
 import shutil
 import signal
 import sys
@@ -144,14 +145,35 @@ def throwaway_database(
             raise RuntimeError(f"benches support PostgreSQL and SQLite, not {scheme!r}")
         with factory(original, prefix, keep) as database:
             os.environ["DATABASE_URL"] = database.url
+            added = _bench_environment()
+            os.environ.update(added)
             try:
                 yield database
             finally:
                 _close_django_connections()
+                for name in added:
+                    os.environ.pop(name, None)
                 if saved is None:
                     os.environ.pop("DATABASE_URL", None)
                 else:
                     os.environ["DATABASE_URL"] = saved
+
+
+def _bench_environment() -> dict[str, str]:
+    """What a bench's farm needs and the environment does not set.
+
+    Secrets of its own where none are set (its data is thrown away with the
+    database; the farm generates none outside the embedded default), and the
+    sandbox platform mounted, which the benches publish to.
+    """
+    from cryptography.fernet import Fernet
+
+    needed = {
+        "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+        "FARM_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+        "FARM_SANDBOX_ENABLED": lambda: "true",
+    }
+    return {name: make() for name, make in needed.items() if not os.environ.get(name)}
 
 
 @contextlib.contextmanager

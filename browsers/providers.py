@@ -60,8 +60,9 @@ def chromium_options(profile: BrowserProfile) -> Options:
         options.add_argument("--headless=new")
     for argument in CHROMIUM_ARGUMENTS:
         options.add_argument(argument)
-    # Chromium refuses its sandbox when run as root, as in containers.
-    options.add_argument("--no-sandbox")
+    if settings.FARM_CHROMIUM_NO_SANDBOX:
+        # Only where configured: Chromium refuses its sandbox when run as root.
+        options.add_argument("--no-sandbox")
     options.add_argument(f"--user-data-dir={profile.user_data_dir}")
     options.add_argument(f"--window-size={profile.window_width},{profile.window_height}")
     options.add_argument(f"--lang={profile.locale}")

@@ -6,13 +6,25 @@ from django.conf import settings
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("farm")
-# A plain dict of the CELERY_* settings, not Django's settings object: Celery
-# looks up many keys per message, and a miss on Django's lazy settings costs
-# an exception each time.
-app.config_from_object(
-    {name: getattr(settings, name) for name in dir(settings) if name.startswith("CELERY_")},
-    namespace="CELERY",
-)
+
+
+@app.on_configure.connect
+def _read_django_settings(sender: Celery, **_: object) -> None:
+    """A plain dict of the CELERY_* settings, not Django's settings object: Celery
+    looks up many keys per message, and a miss on Django's lazy settings costs
+    an exception each time.
+
+    Read when Celery first needs its configuration rather than when this module
+    is imported: it is imported (by config/__init__.py) while Django is still
+    importing a settings module that builds on config.settings, such as the
+    tests' own.
+    """
+    sender.config_from_object(
+        {name: getattr(settings, name) for name in dir(settings) if name.startswith("CELERY_")},
+        namespace="CELERY",
+    )
+
+
 app.autodiscover_tasks()
 
 

@@ -33,8 +33,19 @@ FILE_OWNERS: tuple[tuple[str, str, str], ...] = (
     ("training.Export", "train_file", "workspace"),
     ("training.Export", "validation_file", "workspace"),
 )
-# Shown in the browser; anything else is downloaded, never rendered.
-INLINE_TYPES = ("image/", "video/")
+# Shown in the browser, these types only (an SVG or HTML file could run script);
+# anything else is downloaded, never rendered.
+INLINE_TYPES = frozenset(
+    {
+        "image/png",
+        "image/jpeg",
+        "image/webp",
+        "image/gif",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+    }
+)
 
 
 def stored_file_visible(*, name: str, workspace_ids: list[int] | None) -> bool:
@@ -65,9 +76,14 @@ class MediaFileView(APIView):
         except FileNotFoundError:
             raise Http404 from None
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        return FileResponse(
+        response = FileResponse(
             handle,
             content_type=content_type,
-            as_attachment=not content_type.startswith(INLINE_TYPES),
+            as_attachment=content_type not in INLINE_TYPES,
             filename=parts[-1],
         )
+        # Whatever the file holds, it runs no script and reaches no cookie, and
+        # no shared cache keeps a copy of a workspace's file.
+        response["Content-Security-Policy"] = "sandbox"
+        response["Cache-Control"] = "private"
+        return response

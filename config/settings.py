@@ -1,18 +1,24 @@
 """One settings module: every knob comes from the environment.
 
-With nothing set, the farm runs on its embedded default: SQLite and kombu's
-filesystem broker under FARM_DATA_DIR, which needs nothing but Python and
-Chromium. Point DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis to
-run on real services.
+With DJANGO_DEBUG on and nothing else set, the farm runs on its embedded
+default: SQLite and kombu's filesystem broker under FARM_DATA_DIR, its
+secrets generated there, which needs nothing but Python and Chromium (`make
+demo` and `make serve` run it so). Point DATABASE_URL at PostgreSQL and
+CELERY_BROKER_URL at Redis to run on real services, with the secrets set.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
+import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,17 +28,49 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 DATA_DIR = Path(env.str("FARM_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+
+# --- Secrets ----------------------------------------------------------------
+# Only the embedded default on a developer's machine (DJANGO_DEBUG on, no
+# DATABASE_URL) generates its secrets into the data folder. Anywhere else a
+# missing secret stops the farm at start-up, naming the variable to set.
+EMBEDDED_SECRETS = DEBUG and not env.str("DATABASE_URL", default="")
+
 
 def _persisted_secret(filename: str, make: Callable[[], str]) -> str:
-    """A secret kept in the data folder, so the embedded default needs no set-up.
+    """A secret kept in the data folder, made by the first process that needs it.
 
-    Production sets the matching environment variable instead.
+    It is written to a private temporary file (mode 0600) and linked into
+    place, which fails if the name exists: a file under that name is always
+    whole, and processes starting together all read the first one's secret.
     """
     path = DATA_DIR / filename
     if not path.exists():
-        path.write_text(make())
-        path.chmod(0o600)
+        fd, temporary = tempfile.mkstemp(prefix=f".{filename}.", dir=DATA_DIR)
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(make())
+                out.flush()
+                os.fsync(out.fileno())
+            # Fails if another process was first: its secret is the one.
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
+
+
+def _required_secret(variable: str, filename: str, make: Callable[[], str]) -> str:
+    value = env.str(variable, default="")
+    if value:
+        return value
+    if not EMBEDDED_SECRETS:
+        raise ImproperlyConfigured(
+            f"{variable} is not set. Set it in the environment (or .env): a secret is "
+            "generated into the data folder only for the embedded default on one "
+            "machine, with DJANGO_DEBUG on and no DATABASE_URL."
+        )
+    return _persisted_secret(filename, make)
 
 
 def _new_fernet_key() -> str:
@@ -41,19 +79,18 @@ def _new_fernet_key() -> str:
     return Fernet.generate_key().decode()
 
 
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
-SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="") or _persisted_secret(
-    "django-secret-key", lambda: secrets.token_urlsafe(50)
+SECRET_KEY = _required_secret(
+    "DJANGO_SECRET_KEY", "django-secret-key", lambda: secrets.token_urlsafe(50)
 )
-ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
-
 # Credentials and cookies are encrypted with these Fernet keys. The first one
 # encrypts; all of them decrypt, so a new key can be put first and
 # `manage.py rotate_keys` re-encrypts everything under it.
 FARM_ENCRYPTION_KEYS = env.list("FARM_ENCRYPTION_KEYS", default=[]) or [
-    _persisted_secret("encryption-key", _new_fernet_key)
+    _required_secret("FARM_ENCRYPTION_KEYS", "encryption-key", _new_fernet_key)
 ]
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "monitoring.apps.FarmAdminConfig",
@@ -65,7 +102,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the farm itself
     "django_celery_beat",
+    "axes",
     "core",
     "accounts",
     "browsers",
@@ -87,6 +126,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers 429 once a sign-in has used up its failures (core/throttling.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -163,7 +204,54 @@ FARM_MAX_REQUEST_BYTES = env.int(
 # Uploaded files larger than this are spooled to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 
+# --- Production defaults: HTTPS ---------------------------------------------
+# With DEBUG off the session and CSRF cookies go over HTTPS only, and browsers
+# are told to use HTTPS alone for a year (Strict-Transport-Security, sent on
+# HTTPS answers only). Behind a proxy that ends TLS, name the header by which it
+# says so: DJANGO_SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+_proxy_ssl_header = env.list("DJANGO_SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured(
+            "DJANGO_SECURE_PROXY_SSL_HEADER is a header and its value, e.g. "
+            "HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_ssl_header[0], _proxy_ssl_header[1])
+
+# --- Production defaults: throttles and failed sign-ins --------------------
+# API rates per caller and per address without credentials (DRF's
+# "N/second|minute|hour|day"), and failed sign-ins per (address, user name) to
+# the console and the sandbox; see core/throttling.py. The API's counts live in
+# the cache: files in the data folder, shared by this host's processes, unless
+# FARM_CACHE_URL names another (e.g. redis://host:6379/1, a Redis database of its
+# own: clearing a cache empties its whole database, the broker's queues too).
+FARM_API_THROTTLE_CALLER = env.str("FARM_API_THROTTLE_CALLER", default="1200/minute")
+FARM_API_THROTTLE_ANON = env.str("FARM_API_THROTTLE_ANON", default="120/minute")
+# How many proxies in front of the farm append to X-Forwarded-For; 0 trusts none of it.
+FARM_TRUSTED_PROXIES = env.int("FARM_TRUSTED_PROXIES", default=0)
+CACHES = {"default": env.cache_url("FARM_CACHE_URL", default=f"filecache://{DATA_DIR / 'cache'}")}
+FARM_LOGIN_FAILURE_LIMIT = env.int("FARM_LOGIN_FAILURE_LIMIT", default=5)
+FARM_LOGIN_COOLOFF_MINUTES = env.int("FARM_LOGIN_COOLOFF_MINUTES", default=15)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = FARM_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=FARM_LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.throttling.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.throttling.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # count failures; do not keep a row per sign-in
+AXES_ENABLE_ADMIN = False
+
 # --- REST API -------------------------------------------------------------
+FARM_API_MAX_PAGE_SIZE = env.int("FARM_API_MAX_PAGE_SIZE", default=500)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # `Authorization: Token <key>`, the key stored hashed (accounts.ApiToken).
@@ -171,10 +259,19 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # django-filter's, refusing a filter given without a value (core/filters.py).
+    "DEFAULT_FILTER_BACKENDS": ["core.filters.FarmFilterBackend"],
+    # At most FARM_API_MAX_PAGE_SIZE rows a page, whatever `limit` asks (core/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.FarmPagination",
     "PAGE_SIZE": 100,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Rates from FARM_API_THROTTLE_CALLER and FARM_API_THROTTLE_ANON.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttling.AnonymousRateThrottle",
+        "core.throttling.CallerRateThrottle",
+    ],
+    "NUM_PROXIES": FARM_TRUSTED_PROXIES,
+    # drf-spectacular's, with the error answers every endpoint can give (core/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "core.schema.FarmAutoSchema",
     # Services raise the project's errors (core.errors); one handler answers them.
     "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
@@ -183,6 +280,20 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Queue posts, manage accounts and watch the queue of the publishing farm.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own, so a file is a file (`format: binary`)
+    # where it is sent, and read-only fields stay out of what a client sends.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and the docs are for signed-in people (a token or the console's
+    # session); Swagger UI comes from the farm's static files, never a CDN.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # drf-spectacular's enum names, then form bodies as DRF reads them (core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.schema.form_bodies_hook",
+    ],
     # Several models have a `kind`: each choice set gets a name of its own.
     "ENUM_NAME_OVERRIDES": {
         "PostKindEnum": "uploads.models.Post.Kind",
@@ -283,6 +394,10 @@ FARM_CIRCUIT_COOLDOWN_SECONDS = env.int("FARM_CIRCUIT_COOLDOWN_SECONDS", default
 FARM_CHROMIUM_BINARY = env.str("FARM_CHROMIUM_BINARY", default="/usr/bin/chromium")
 FARM_CHROMEDRIVER_PATH = env.str("FARM_CHROMEDRIVER_PATH", default="/usr/bin/chromedriver")
 FARM_BROWSER_HEADLESS = env.bool("FARM_BROWSER_HEADLESS", default=True)
+# Chromium's own sandbox stays on unless this is set. It must be set where the
+# farm runs Chromium as root, which Chromium refuses with its sandbox on (the
+# Makefile and the tests set it when run as root; the Dockerfile's user is not).
+FARM_CHROMIUM_NO_SANDBOX = env.bool("FARM_CHROMIUM_NO_SANDBOX", default=False)
 FARM_BROWSER_POOL_SIZE = env.int("FARM_BROWSER_POOL_SIZE", default=2)
 FARM_BROWSER_IDLE_SECONDS = env.int("FARM_BROWSER_IDLE_SECONDS", default=30)
 FARM_BROWSER_MAX_USES = env.int("FARM_BROWSER_MAX_USES", default=100)
@@ -309,6 +424,9 @@ FARM_EXPORT_SCHEDULE_EXPIRES_SECONDS = env.int("FARM_EXPORT_SCHEDULE_EXPIRES_SEC
 FARM_EXPORT_TMP_DIR = Path(env.str("FARM_EXPORT_TMP_DIR", default=str(DATA_DIR / "tmp")))
 
 SANDBOX_BASE_URL = env.str("SANDBOX_BASE_URL", default="http://127.0.0.1:8000")
+# The sandbox platform (a practice platform with sign-ins of its own) is served
+# under /sandbox/ only when enabled: by the demo and the tests, not in production.
+FARM_SANDBOX_ENABLED = env.bool("FARM_SANDBOX_ENABLED", default=False)
 
 LOGGING = {
     "version": 1,
@@ -318,6 +436,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "selenium": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # failed sign-ins and lockouts, not every start-up
         "urllib3": {"level": "WARNING"},
     },
 }

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,6 +36,19 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The object's current state does not allow this."
     default_code = "conflict"
+
+
+class _NoFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+
+class FormatFilterNegotiation(DefaultContentNegotiation):
+    """For a list with a filter named `format`: `?format=` filters, it picks no renderer.
+
+    DRF reads `?format=` as the renderer to answer with, and 404s any it lacks.
+    """
+
+    settings = _NoFormatOverride()  # type: ignore[assignment]  # the one setting it reads
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

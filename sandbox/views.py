@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core.throttling import lockout_response, login_allowed, login_failed, login_succeeded
 from sandbox.forms import LoginForm, UploadForm
 from sandbox.models import SandboxAccount, SandboxPost
 from sandbox.selectors import sandbox_account_get, sandbox_account_posts
@@ -88,6 +89,10 @@ def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     error = False
     if request.method == "POST":
+        # Failed sign-ins are counted per address and handle, apart from the console's.
+        username = f"sandbox:{str(request.POST.get('handle', ''))[:100]}"
+        if not login_allowed(request, username=username):
+            return lockout_response(request)
         account = None
         if form.is_valid():
             candidate = sandbox_account_get(handle=form.cleaned_data["handle"])
@@ -95,9 +100,13 @@ def login(request: HttpRequest) -> HttpResponse:
                 account = candidate
         if account is None:
             error = True
+            if login_failed(request, username=username, sender=login):
+                return lockout_response(request)
         elif account.logged_out:
+            login_succeeded(request, username=username)
             return _challenge(request)
         else:
+            login_succeeded(request, username=username)
             response = redirect(_safe_next(next_url))
             session_start(response, request=request, account=account)
             return response

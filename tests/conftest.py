@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 from django.contrib.messages import get_messages
+from django.core.cache import cache
 from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
@@ -36,6 +37,13 @@ from tests.factories import (
 from tests.fakes import ScriptedPlatform
 from uploads.publishers import _REGISTRY as PUBLISHERS
 from uploads.publishers import register
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Throttles and failed logins counted by one test are not another's."""
+    yield
+    cache.clear()
 
 
 @pytest.fixture

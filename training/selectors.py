@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import django_filters
 from django.db.models import QuerySet
 
+from accounts.selectors import IdFilter
 from capture.models import INTERACTION_RECORDED_FIELDS, CapturedSession
-from training.models import Export
+from training.models import Export, ExportFormat
 
 # What the formats read of a session and of its interactions.
 SESSION_FIELDS = ("id", "task", "start_url", "kind")
@@ -35,3 +37,14 @@ def export_sessions(*, export: Export) -> QuerySet[CapturedSession]:
 def export_list(*, workspace_ids: list[int]) -> QuerySet[Export]:
     """The exports of these workspaces, newest first."""
     return Export.objects.filter(workspace_id__in=workspace_ids).order_by("-created_at", "-id")
+
+
+class ExportFilter(django_filters.FilterSet):
+    # By id: a workspace that is not the caller's holds nothing, as with every list.
+    workspace = IdFilter(field_name="workspace_id")
+    state = django_filters.ChoiceFilter(choices=Export.State.choices)
+    format = django_filters.ChoiceFilter(choices=ExportFormat.choices)
+
+    class Meta:
+        model = Export
+        fields = ["workspace", "state", "format"]

@@ -22,6 +22,7 @@ from core.admin import (
     deferring_secrets,
 )
 from core.console import FarmWideAdminMixin
+from core.links import external_link, http_url
 from uploads.circuits import circuit_close
 from uploads.models import (
     Campaign,
@@ -166,13 +167,9 @@ class PostAdmin(WorkspaceScopedAdmin):
 
     @admin.display(description="on the platform")
     def platform_link(self, obj: Post) -> str:
-        if not obj.platform_url:
+        if not http_url(obj.platform_url):  # a link for http(s) URLs only
             return obj.platform_post_id
-        return format_html(
-            '<a href="{}" target="_blank" rel="noopener">{}</a>',
-            obj.platform_url,
-            obj.platform_post_id or "open",
-        )
+        return external_link(obj.platform_url, obj.platform_post_id or "open")
 
     def _each(
         self,

@@ -32,14 +32,14 @@ def human_bytes(size: int) -> str:
 
 
 @functools.cache
-def _known_time_zones() -> frozenset[str]:
+def known_time_zones() -> frozenset[str]:
     # The IANA names themselves: ZoneInfo() alone also opens stray files of the
     # tz folder ("posixrules") and raises OSError for a folder ("America").
     return frozenset(zoneinfo.available_timezones())
 
 
 def is_time_zone(name: str) -> bool:
-    return name in _known_time_zones()
+    return name in known_time_zones()
 
 
 def _looks_like_video(head: bytes) -> bool:

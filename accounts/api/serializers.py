@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Account
+from core.fields import StrictCharField
 
 
 class AccountOutputSerializer(serializers.ModelSerializer):
@@ -27,4 +28,4 @@ class AccountOutputSerializer(serializers.ModelSerializer):
 
 
 class AccountPauseInputSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from accounts.selectors import AccountFilter, account_list
 from accounts.services import account_pause, account_resume
 from core.api import DetailSerializer, WorkspaceRolePermission, caller_workspace_ids
 from core.errors import require_state_change
+from core.filters import FarmFilterBackend
 
 
 @extend_schema_view(
@@ -29,7 +30,7 @@ from core.errors import require_state_change
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AccountOutputSerializer
     permission_classes = [IsAuthenticated, WorkspaceRolePermission]
-    filter_backends = [DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filter_backends = [FarmFilterBackend, SearchFilter, OrderingFilter]
     filterset_class = AccountFilter
     search_fields = ["handle"]
     ordering_fields = [
@@ -55,7 +56,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             409: OpenApiResponse(DetailSerializer, description="The account cannot be paused."),
         },
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser])
     def pause(self, request: Request, pk: str | None = None) -> Response:
         account = self.get_object()
         serializer = AccountPauseInputSerializer(data=request.data)

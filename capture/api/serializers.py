@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from capture.models import CapturedSession, Screenshot
 from capture.services import MAX_EVENTS_PER_BATCH
+from core.fields import StrictCharField
 
 
 class ViewportSerializer(serializers.Serializer):
@@ -18,15 +19,17 @@ class SessionOpenInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(
         choices=CapturedSession.Kind.choices, default=CapturedSession.Kind.HUMAN
     )
-    start_url = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    start_url = StrictCharField(max_length=2000, required=False, allow_blank=True)
     viewport = ViewportSerializer(required=False, allow_null=True)
-    user_agent = serializers.CharField(max_length=500, required=False, allow_blank=True)
-    task = serializers.CharField(max_length=10_000, required=False, allow_blank=True)
+    user_agent = StrictCharField(max_length=500, required=False, allow_blank=True)
+    task = StrictCharField(max_length=10_000, required=False, allow_blank=True)
     account = serializers.IntegerField(required=False, allow_null=True)
 
 
 class SessionOutputSerializer(serializers.ModelSerializer):
     viewport = serializers.SerializerMethodField()
+    # As recorded (and masked): not always a URL.
+    start_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = CapturedSession
@@ -65,7 +68,8 @@ class EventsInputSerializer(serializers.Serializer):
     """For the schema only: events are checked one by one by the service."""
 
     events = serializers.ListField(
-        child=serializers.DictField(),
+        # Any JSON: an event that is not a well-formed object comes back in `errors`.
+        child=serializers.JSONField(),
         max_length=MAX_EVENTS_PER_BATCH,
         help_text="Up to 1,000 events in the recorder's format (see docs/design.md).",
     )

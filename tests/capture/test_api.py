@@ -198,8 +198,11 @@ def test_the_command_prints_a_token_once_and_stores_only_its_hash(workspace, cap
     assert plain not in repr(list(IngestToken.objects.values()))
 
 
-def test_the_schema_lists_the_capture_endpoints() -> None:
-    response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+def test_the_schema_lists_the_capture_endpoints(workspace, api_client_for) -> None:
+    # The schema is for signed-in people only.
+    response = api_client_for(workspace).get(
+        "/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json"
+    )
     assert response.status_code == 200
     schema = response.json()
     for path in ("", "{id}/", "{id}/events/", "{id}/screenshots/", "{id}/close/"):

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import yaml
 from django.conf import settings
+from pytest_django.fixtures import Settings
+
+from tests.config.test_production_defaults import settings_with
 
 ROOT = Path(settings.BASE_DIR)
 
@@ -41,6 +44,25 @@ def test_celery_is_configured_for_never_twice_never_lost() -> None:
     assert app.conf.beat_scheduler == "core.beat:SingleBeatScheduler"
     for entry in settings.CELERY_BEAT_SCHEDULE.values():
         assert entry["options"]["expires"] > 0
+
+
+def test_chromium_keeps_its_sandbox_unless_configured(settings: Settings) -> None:
+    from browsers.models import BrowserProfile
+    from browsers.providers import chromium_options
+
+    settings.FARM_CHROMIUM_NO_SANDBOX = False
+    assert "--no-sandbox" not in chromium_options(BrowserProfile(pk=1, account_id=1)).arguments
+    settings.FARM_CHROMIUM_NO_SANDBOX = True
+    assert "--no-sandbox" in chromium_options(BrowserProfile(pk=1, account_id=1)).arguments
+
+
+def test_the_image_runs_as_a_user_and_chromium_without_its_sandbox_only_when_set(
+    tmp_path: Path,
+) -> None:
+    assert "\nUSER farm\n" in (ROOT / "Dockerfile").read_text()
+    assert settings_with(["FARM_CHROMIUM_NO_SANDBOX"], tmp_path) == {
+        "FARM_CHROMIUM_NO_SANDBOX": False
+    }
 
 
 def test_selenium_uses_the_system_chromedriver() -> None:

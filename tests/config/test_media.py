@@ -96,3 +96,45 @@ def test_a_screenshot_shows_inline_to_members(workspace: Workspace) -> None:
 )
 def test_unknown_names_and_escapes_are_404(workspace: Workspace, name: str) -> None:
     assert _console_for(None, superuser=True).get(f"/media/{name}").status_code == 404
+
+
+def _stored_as_post_media(account: Account, name: str, content: bytes) -> str:
+    """A file held by a post row, as if it had reached storage some other way."""
+    from django.core.files.storage import default_storage
+
+    from tests.factories import make_post
+    from uploads.models import Post
+
+    stored = default_storage.save(name, ContentFile(content))
+    Post.objects.filter(pk=make_post(account).pk).update(media=stored)
+    return stored
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["posts/drawing.svg", "posts/page.html", "posts/notes.txt", "posts/data.json"],
+)
+def test_only_images_and_videos_of_known_types_show_inline(
+    account: Account, api_client_for: MakeClient, name: str
+) -> None:
+    stored = _stored_as_post_media(account, name, b"<svg onload='alert(1)'></svg>")
+
+    response = api_client_for(account.workspace).get(f"/media/{stored}")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["Content-Security-Policy"] == "sandbox"
+    assert response["Cache-Control"] == "private"
+
+
+def test_an_inline_image_is_sandboxed_and_kept_from_shared_caches(
+    account: Account, api_client_for: MakeClient
+) -> None:
+    stored = _stored_as_post_media(account, "posts/cat.png", png_bytes())
+
+    response = api_client_for(account.workspace).get(f"/media/{stored}")
+
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"].startswith("inline")
+    assert response["Content-Security-Policy"] == "sandbox"
+    assert response["Cache-Control"] == "private"

@@ -130,6 +130,7 @@ def farm_env(base_url: str) -> dict[str, str]:
         "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_DEFAULT_QUEUE": celery_app.conf.task_default_queue,
         "FARM_DATA_DIR": str(settings.DATA_DIR),
+        "DJANGO_SECRET_KEY": settings.SECRET_KEY,
         "FARM_ENCRYPTION_KEYS": ",".join(settings.FARM_ENCRYPTION_KEYS),
         "SANDBOX_BASE_URL": base_url,
         "FARM_BROWSER_IDLE_SECONDS": "5",

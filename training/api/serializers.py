@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from capture.models import CapturedSession
+from core.fields import StrictFloatField
 from training.formats import MESSAGES
 from training.models import Export, ExportFormat
 from training.split import MAX_VALIDATION_SHARE
@@ -23,12 +24,10 @@ class ExportCreateInputSerializer(serializers.Serializer):
         default=list,
         help_text="Session kinds to take; empty takes all.",
     )
-    min_quality = serializers.FloatField(required=False, allow_null=True, min_value=0, max_value=1)
+    min_quality = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=1)
     started_from = serializers.DateTimeField(required=False, allow_null=True)
     started_until = serializers.DateTimeField(required=False, allow_null=True)
-    validation_share = serializers.FloatField(
-        default=0.1, min_value=0, max_value=MAX_VALIDATION_SHARE
-    )
+    validation_share = StrictFloatField(default=0.1, min_value=0, max_value=MAX_VALIDATION_SHARE)
 
 
 class ExportOutputSerializer(serializers.ModelSerializer):

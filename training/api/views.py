@@ -7,12 +7,14 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import (
     DetailSerializer,
+    FormatFilterNegotiation,
     WorkspaceRolePermission,
     caller_workspace_ids,
     workspace_for_write,
@@ -20,7 +22,7 @@ from core.api import (
 from core.errors import StateConflict
 from training.api.serializers import ExportCreateInputSerializer, ExportOutputSerializer
 from training.models import Export
-from training.selectors import export_list
+from training.selectors import ExportFilter, export_list
 from training.services import export_create, export_enqueue, export_rerun
 
 
@@ -31,7 +33,9 @@ from training.services import export_create, export_enqueue, export_rerun
 class ExportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ExportOutputSerializer
     permission_classes = [IsAuthenticated, WorkspaceRolePermission]
-    filterset_fields = ["workspace", "state", "format"]
+    filterset_class = ExportFilter
+    content_negotiation_class = FormatFilterNegotiation  # `format` is a filter here
+    parser_classes = [JSONParser]
 
     def get_queryset(self) -> QuerySet[Export]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.fields import QueryIntegerField, StrictCharField
 from uploads.models import Post, PostAttempt, PostStatus
+from uploads.publishers.base import Publisher
 from uploads.services import BULK_MAX_ROWS
+from uploads.validation import known_time_zones
 
 
 class ScheduleField(serializers.DateTimeField):
@@ -21,6 +26,46 @@ class ScheduleField(serializers.DateTimeField):
         return value
 
 
+# What the service checks, stated in the schema too; the fields themselves let values
+# through so the service's own messages explain what a post needs, all in one answer.
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"\S"})
+class TitleField(StrictCharField):
+    """A title: up to 200 characters, not only spaces."""
+
+    schema_allows_blank = False
+    max_characters = 200
+
+    def to_internal_value(self, data: Any) -> str:
+        # Counted as sent, as the schema counts it, in the service's words.
+        if isinstance(data, str) and len(data) > self.max_characters:
+            raise serializers.ValidationError(
+                f"The title has {len(data)} characters; the maximum is {self.max_characters}."
+            )
+        return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "maxLength": Publisher.caption_max_length})
+class CaptionField(StrictCharField):
+    """A caption: at most what the account's platform allows."""
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 10})
+class PriorityField(serializers.IntegerField):
+    """1 (lowest) to 10 (highest)."""
+
+
+@extend_schema_field(
+    {"type": "string", "nullable": True, "enum": [*sorted(known_time_zones()), "", None]}
+)
+class TimeZoneField(StrictCharField):
+    """An IANA time zone name from the tz database's list."""
+
+
+@extend_schema_field({"type": "string", "enum": [Post.Kind.TEXT]})
+class BulkKindField(serializers.ChoiceField):
+    """Bulk creation takes text posts only."""
+
+
 class PostCreateInputSerializer(serializers.Serializer):
     workspace = serializers.IntegerField(
         required=False,
@@ -30,18 +75,18 @@ class PostCreateInputSerializer(serializers.Serializer):
     account = serializers.IntegerField()
     kind = serializers.ChoiceField(choices=Post.Kind.choices, default=Post.Kind.TEXT)
     # Blank is let through so the service's own message explains what a title needs.
-    title = serializers.CharField(allow_blank=True)
-    caption = serializers.CharField(allow_blank=True, default="", trim_whitespace=False)
+    title = TitleField(allow_blank=True)
+    caption = CaptionField(allow_blank=True, default="", trim_whitespace=False)
     media = serializers.FileField(
         required=False, allow_null=True, help_text="Required for image and video posts."
     )
-    priority = serializers.IntegerField(default=5, help_text="1 (lowest) to 10 (highest).")
+    priority = PriorityField(default=5, help_text="1 (lowest) to 10 (highest).")
     scheduled_for = ScheduleField(
         required=False,
         allow_null=True,
         help_text="ISO 8601; a time without offset is read in `timezone`. Default: now.",
     )
-    timezone = serializers.CharField(
+    timezone = TimeZoneField(
         required=False,
         allow_null=True,
         allow_blank=True,
@@ -52,12 +97,12 @@ class PostCreateInputSerializer(serializers.Serializer):
 
 class BulkPostRowInputSerializer(serializers.Serializer):
     account = serializers.IntegerField()
-    kind = serializers.ChoiceField(choices=Post.Kind.choices, default=Post.Kind.TEXT)
-    title = serializers.CharField(allow_blank=True)
-    caption = serializers.CharField(allow_blank=True, default="", trim_whitespace=False)
-    priority = serializers.IntegerField(default=5, help_text="1 (lowest) to 10 (highest).")
+    kind = BulkKindField(choices=Post.Kind.choices, default=Post.Kind.TEXT)
+    title = TitleField(allow_blank=True)
+    caption = CaptionField(allow_blank=True, default="", trim_whitespace=False)
+    priority = PriorityField(default=5, help_text="1 (lowest) to 10 (highest).")
     scheduled_for = ScheduleField(required=False, allow_null=True)
-    timezone = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    timezone = TimeZoneField(required=False, allow_null=True, allow_blank=True)
     campaign = serializers.IntegerField(required=False, allow_null=True)
 
     def validate_kind(self, value: str) -> str:
@@ -195,6 +240,6 @@ class QueueStatusOutputSerializer(serializers.Serializer):
 
 
 class QueueStatusQuerySerializer(serializers.Serializer):
-    workspace = serializers.IntegerField(
+    workspace = QueryIntegerField(
         required=False, help_text="Only this workspace (default: all of yours)."
     )

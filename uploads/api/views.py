@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -13,7 +12,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -31,6 +30,7 @@ from core.api import (
     workspace_for_write,
 )
 from core.errors import RowErrors, require_state_change
+from core.filters import FarmFilterBackend
 from uploads.api.serializers import (
     BulkCreatedSerializer,
     BulkErrorsSerializer,
@@ -104,7 +104,7 @@ def _conflict_response() -> OpenApiResponse:
 class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, WorkspaceRolePermission]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [FarmFilterBackend, OrderingFilter]
     filterset_class = PostFilter
     ordering_fields = ["created_at", "scheduled_for", "priority", "posted_at", "status", "id"]
     ordering = ["-created_at", "-id"]
@@ -171,7 +171,11 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     @action(detail=False, methods=["post"], parser_classes=[JSONParser])
     def bulk(self, request: Request) -> Response:
-        serializer = BulkPostsInputSerializer(data=request.data)
+        try:
+            body = request.data
+        except ParseError as exc:  # in the bulk answer's shape too: a problem of no one row
+            raise RowErrors([{"row": None, "errors": {"non_field_errors": [exc.detail]}}]) from exc
+        serializer = BulkPostsInputSerializer(data=body)
         rows: list[dict[str, Any] | None]
         row_errors: dict[int, Any] = {}
         if serializer.is_valid():
@@ -183,7 +187,7 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             shaped = _bulk_input_errors(serializer.errors)
             if any(error["row"] is None for error in shaped):
                 return Response({"errors": shaped}, status=status.HTTP_400_BAD_REQUEST)
-            data = request.data
+            data = body
             assert isinstance(data, dict)  # a body that is no JSON object has no row errors
             # Only some rows are malformed: parse the rest one by one, so the
             # rule checks of the good ones come back in the same answer.

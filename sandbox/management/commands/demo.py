@@ -69,6 +69,13 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, posts: int, port: int, timeout: int, concurrency: int, **options: Any
     ) -> None:
+        if not settings.FARM_SANDBOX_ENABLED:
+            # Checked before anything is written: the demo makes a console login
+            # with a published password, which belongs on a practice farm only.
+            raise CommandError(
+                "The demo publishes to the sandbox platform, which is off: run it with "
+                "FARM_SANDBOX_ENABLED=true on a farm of your own (`make demo` does)."
+            )
         self.stdout.write("Preparing the database...")
         call_command("migrate", verbosity=0)
         call_command("collectstatic", verbosity=0, interactive=False)
