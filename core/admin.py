@@ -157,6 +157,15 @@ class _ScopedForms:
         else:
             kwargs["queryset"] = base.filter(**{f"{path or 'pk'}__in": ids})
 
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
+    ) -> forms.ModelChoiceField | None:
+        # Choices (and raw ids typed in) are the objects of workspaces the caller may write.
+        self.scope_foreignkey(db_field, request, kwargs)
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+        self.scope_widget(field, db_field)
+        return field
+
     def scope_widget(self, field: forms.Field | None, db_field: ForeignKey) -> None:
         if isinstance(field, forms.ModelChoiceField) and isinstance(
             field.widget, ForeignKeyRawIdWidget
@@ -258,15 +267,6 @@ class WorkspaceScopedAdmin(_ScopedForms, admin.ModelAdmin):
             scoped.append(entry)
         return scoped
 
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> forms.ModelChoiceField | None:
-        # Choices (and raw ids typed in) are the objects of workspaces the caller may write.
-        self.scope_foreignkey(db_field, request, kwargs)
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        self.scope_widget(field, db_field)
-        return field
-
     def save_form(self, request: HttpRequest, form: Any, change: bool) -> Any:
         # The object as it will be saved must be in a workspace the caller may change.
         obj = super().save_form(request, form, change)
@@ -354,14 +354,6 @@ class WorkspaceScopedInline(_ScopedForms, InlineModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._may_change(request, obj)
-
-    def formfield_for_foreignkey(
-        self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any
-    ) -> forms.ModelChoiceField | None:
-        self.scope_foreignkey(db_field, request, kwargs)
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        self.scope_widget(field, db_field)
-        return field
 
 
 class ReadOnlyAdminMixin:
