@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import Model
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
@@ -55,6 +56,19 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """DRF's handler, taught the project's errors and Django's validation errors."""
     if isinstance(exc, RowErrors):
         return Response({"errors": exc.rows}, status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, DataError) or (
+        isinstance(exc, UnicodeEncodeError) and "surrogates not allowed" in str(exc)
+    ):
+        # A value the schema allows that the database cannot hold (a date past
+        # its range, an offset it refuses, text with a lone surrogate): bad
+        # input, refused by PostgreSQL and not by SQLite.
+        errors = {"non_field_errors": ["A value given cannot be stored: out of range or invalid."]}
+        view = context.get("view")
+        if getattr(view, "action", None) in getattr(view, "row_error_actions", ()):
+            return Response(
+                {"errors": [{"row": None, "errors": errors}]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        exc = ValidationError(errors)
     if isinstance(exc, StateConflict):
         exc = Conflict(str(exc))
     elif isinstance(exc, DjangoValidationError):

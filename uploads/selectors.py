@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django_filters
@@ -63,6 +63,22 @@ def circuits_not_closed() -> list[PlatformCircuit]:
     return list(PlatformCircuit.objects.exclude(state=PlatformCircuit.State.CLOSED))
 
 
+class UtcDateTimeRangeFilter(django_filters.IsoDateTimeFromToRangeFilter):
+    """A range of ISO times, compared in UTC.
+
+    An offset PostgreSQL does not take (past ±15:59, which ISO 8601 allows)
+    names the same instant in UTC.
+    """
+
+    def filter(self, qs: QuerySet, value: slice | None) -> QuerySet:
+        if value:
+            start, stop = (
+                t.astimezone(UTC) if t is not None else None for t in (value.start, value.stop)
+            )
+            value = slice(start, stop)
+        return super().filter(qs, value)
+
+
 class PostFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=PostStatus.choices)
     kind = django_filters.ChoiceFilter(choices=Post.Kind.choices)
@@ -70,8 +86,8 @@ class PostFilter(django_filters.FilterSet):
     account = IdFilter(field_name="account_id")
     campaign = IdFilter(field_name="campaign_id")
     # `scheduled_for_after` / `scheduled_for_before`, and the same for `created_at`.
-    scheduled_for = django_filters.IsoDateTimeFromToRangeFilter()
-    created_at = django_filters.IsoDateTimeFromToRangeFilter()
+    scheduled_for = UtcDateTimeRangeFilter()
+    created_at = UtcDateTimeRangeFilter()
 
     class Meta:
         model = Post

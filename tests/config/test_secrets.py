@@ -29,7 +29,14 @@ print(",".join(s.FARM_ENCRYPTION_KEYS))
 
 
 def _environment(data_dir: Path, **variables: str) -> dict[str, str]:
-    unset = {*SECRETS, "DATABASE_URL", "DJANGO_DEBUG", "DJANGO_SETTINGS_MODULE"}
+    unset = {
+        *SECRETS,
+        "DATABASE_URL",
+        "CELERY_BROKER_URL",
+        "REDIS_URL",
+        "DJANGO_DEBUG",
+        "DJANGO_SETTINGS_MODULE",
+    }
     env = {name: value for name, value in os.environ.items() if name not in unset}
     return {**env, "FARM_DATA_DIR": str(data_dir), "START_AT": "0", **variables}
 

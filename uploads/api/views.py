@@ -102,6 +102,8 @@ def _conflict_response() -> OpenApiResponse:
     retrieve=extend_schema(summary="One post, with its attempts"),
 )
 class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    # Actions whose 400 lists errors by row (core.api.exception_handler).
+    row_error_actions = frozenset({"bulk"})
     permission_classes = [IsAuthenticated, WorkspaceRolePermission]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     filter_backends = [FarmFilterBackend, OrderingFilter]
